@@ -1,0 +1,192 @@
+//! Parsing of command arguments, with Redis's rules and error texts.
+
+use crate::CmdError;
+
+/// Case-insensitive comparison of an argument with a keyword.
+pub fn is(arg: &[u8], keyword: &str) -> bool {
+    arg.eq_ignore_ascii_case(keyword.as_bytes())
+}
+
+/// A signed 64-bit integer as Redis's `string2ll` reads it: optional `-`,
+/// digits only, no spaces, no `+`, no overflow.
+pub fn parse_i64(arg: &[u8]) -> Result<i64, CmdError> {
+    parse_i64_opt(arg).ok_or(CmdError::NotInteger)
+}
+
+pub fn parse_i64_opt(arg: &[u8]) -> Option<i64> {
+    if arg.is_empty() || arg.len() > 20 {
+        return None;
+    }
+    let (negative, digits) = match arg[0] {
+        b'-' => (true, &arg[1..]),
+        _ => (false, arg),
+    };
+    if digits.is_empty() || (digits[0] == b'0' && digits.len() > 1) {
+        return None;
+    }
+    let mut value: i64 = 0;
+    for &digit in digits {
+        if !digit.is_ascii_digit() {
+            return None;
+        }
+        let d = i64::from(digit - b'0');
+        value = value.checked_mul(10)?;
+        value = if negative {
+            value.checked_sub(d)?
+        } else {
+            value.checked_add(d)?
+        };
+    }
+    if negative && value == 0 {
+        // "-0" is not a canonical integer in Redis.
+        return None;
+    }
+    Some(value)
+}
+
+/// A non-negative integer that fits in `usize`, else the given error.
+pub fn parse_count(arg: &[u8], error: CmdError) -> Result<usize, CmdError> {
+    match parse_i64_opt(arg) {
+        Some(value) if value >= 0 => Ok(value as usize),
+        _ => Err(error),
+    }
+}
+
+/// A double as Redis reads it: decimal or exponent forms, `inf`, `-inf`,
+/// `+inf`; no spaces, no NaN.
+pub fn parse_f64(arg: &[u8]) -> Result<f64, CmdError> {
+    parse_f64_opt(arg).ok_or(CmdError::NotFloat)
+}
+
+pub fn parse_f64_opt(arg: &[u8]) -> Option<f64> {
+    let text = std::str::from_utf8(arg).ok()?;
+    if text.is_empty() || text.starts_with(|c: char| c.is_ascii_whitespace()) {
+        return None;
+    }
+    let lower = text.to_ascii_lowercase();
+    let value = match lower.as_str() {
+        "inf" | "+inf" | "infinity" | "+infinity" => f64::INFINITY,
+        "-inf" | "-infinity" => f64::NEG_INFINITY,
+        _ => {
+            if !lower
+                .bytes()
+                .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'-' | b'+'))
+            {
+                return None;
+            }
+            lower.parse::<f64>().ok()?
+        }
+    };
+    (!value.is_nan()).then_some(value)
+}
+
+/// A blocking-command timeout in seconds (fractions allowed), as an
+/// absolute deadline in ms; `None` means wait forever (a timeout of 0).
+pub fn parse_timeout_deadline(arg: &[u8], now_ms: u64) -> Result<Option<u64>, CmdError> {
+    let seconds = parse_f64_opt(arg)
+        .filter(|s| s.is_finite())
+        .ok_or(CmdError::Static("ERR timeout is not a float or out of range"))?;
+    if seconds < 0.0 {
+        return Err(CmdError::Static("ERR timeout is negative"));
+    }
+    let ms = (seconds * 1000.0).ceil();
+    if ms > (i64::MAX / 2) as f64 {
+        return Err(CmdError::Static("ERR timeout is out of range"));
+    }
+    if ms == 0.0 {
+        return Ok(None);
+    }
+    Ok(Some(now_ms.saturating_add(ms as u64)))
+}
+
+/// Resolves a Redis index (negative counts from the end) against `len`.
+/// Returns `None` when it falls outside.
+pub fn resolve_index(index: i64, len: usize) -> Option<usize> {
+    let len = len as i64;
+    let index = if index < 0 { len + index } else { index };
+    (0..len).contains(&index).then_some(index as usize)
+}
+
+/// Clamps a Redis `start..=stop` range (negative counts from the end) to
+/// `len`; `None` when it is empty.
+pub fn resolve_range(start: i64, stop: i64, len: usize) -> Option<(usize, usize)> {
+    let len = len as i64;
+    let mut start = if start < 0 { len + start } else { start };
+    let mut stop = if stop < 0 { len + stop } else { stop };
+    if start < 0 {
+        start = 0;
+    }
+    if start > stop || start >= len {
+        return None;
+    }
+    if stop >= len {
+        stop = len - 1;
+    }
+    Some((start as usize, stop as usize))
+}
+
+/// Formats a float as Redis's INCRBYFLOAT and HINCRBYFLOAT store it: plain
+/// decimal notation, at most 17 significant digits, no trailing zeros.
+pub fn format_long_double(value: f64) -> String {
+    if value.is_infinite() {
+        return if value > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    let text = format!("{value:.17}");
+    let text = if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    };
+    // `{:.17}` prints 17 digits after the point, which can show binary noise
+    // (0.1 + 0.2 = 0.30000000000000004). Prefer the shortest text that reads
+    // back as the same value when it is shorter.
+    let shortest = format!("{value}");
+    if shortest.len() <= text.len() && shortest.parse::<f64>().ok() == Some(value) {
+        shortest
+    } else {
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integers() {
+        assert_eq!(parse_i64(b"-12"), Ok(-12));
+        assert!(parse_i64(b"012").is_err());
+        assert!(parse_i64(b"-0").is_err());
+        assert!(parse_i64(b" 1").is_err());
+        assert!(parse_i64(b"9223372036854775808").is_err());
+    }
+
+    #[test]
+    fn floats() {
+        assert_eq!(parse_f64(b"1.5"), Ok(1.5));
+        assert_eq!(parse_f64(b"-inf"), Ok(f64::NEG_INFINITY));
+        assert_eq!(parse_f64(b"1e3"), Ok(1000.0));
+        assert!(parse_f64(b"nan").is_err());
+        assert!(parse_f64(b"").is_err());
+        assert!(parse_f64(b" 1").is_err());
+        assert!(parse_f64(b"0x10").is_err());
+    }
+
+    #[test]
+    fn ranges() {
+        assert_eq!(resolve_range(0, -1, 5), Some((0, 4)));
+        assert_eq!(resolve_range(-100, 100, 5), Some((0, 4)));
+        assert_eq!(resolve_range(3, 1, 5), None);
+        assert_eq!(resolve_range(5, 10, 5), None);
+        assert_eq!(resolve_index(-1, 3), Some(2));
+        assert_eq!(resolve_index(3, 3), None);
+    }
+
+    #[test]
+    fn long_double_text() {
+        assert_eq!(format_long_double(10.5), "10.5");
+        assert_eq!(format_long_double(3.0), "3");
+        assert_eq!(format_long_double(0.1 + 0.2), "0.30000000000000004");
+        assert_eq!(format_long_double(5000.0e3), "5000000");
+    }
+}
