@@ -35,6 +35,9 @@ mod set;
 mod string;
 mod zset;
 
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+
 use bytes::Bytes;
 
 pub use ctx::{Ctx, Effect, Rng, Settings};
