@@ -23,7 +23,7 @@
 //!   a known mismatch);
 //! - `DAISY_DIFF_KEEP_GOING=1`: record every mismatch, resynchronise both
 //!   servers (FLUSHALL) and go on; report them all at the end;
-//! - `DAISY_DIFF_AGAINST=redis`: compare two redis-servers (checks the harness).
+//! - `DAISY_TEST_AGAINST=redis`: compare two redis-servers (checks the harness).
 
 mod support;
 
@@ -189,9 +189,10 @@ enum Subject {
 
 impl Subject {
     fn from_env() -> Subject {
-        match std::env::var("DAISY_DIFF_AGAINST").as_deref() {
-            Ok("redis") => Subject::Redis,
-            _ => Subject::Daisy,
+        if support::subject_is_redis() {
+            Subject::Redis
+        } else {
+            Subject::Daisy
         }
     }
 

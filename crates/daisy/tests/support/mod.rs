@@ -136,6 +136,32 @@ pub fn spawn_daisy(extra_args: &[&str]) -> ServerProcess {
     .unwrap_or_else(|reason| panic!("daisy server did not start: {reason}"))
 }
 
+/// True when `DAISY_TEST_AGAINST=redis`: the server under test is then a
+/// second `redis-server`, which proves a harness before DaisyDB can pass it.
+pub fn subject_is_redis() -> bool {
+    std::env::var("DAISY_TEST_AGAINST").is_ok_and(|v| v == "redis")
+}
+
+/// The server under test: `daisy server` with `extra_args`, or a
+/// `redis-server` given the same options when [`subject_is_redis`].
+pub fn spawn_subject(extra_args: &[&str]) -> ServerProcess {
+    if !subject_is_redis() {
+        return spawn_daisy(extra_args);
+    }
+    let mut args = Vec::new();
+    let mut rest = extra_args.iter();
+    while let Some(arg) = rest.next() {
+        match *arg {
+            "--requirepass" | "--maxmemory" => {
+                args.push(*arg);
+                args.extend(rest.next());
+            }
+            _ => {}
+        }
+    }
+    spawn_redis(&args).expect("a redis-server to test instead of daisy")
+}
+
 /// True when tests may skip the comparison with Redis because no
 /// `redis-server` is installed (`DAISY_ALLOW_NO_REDIS=1`).
 pub fn redis_optional() -> bool {
@@ -233,10 +259,11 @@ fn wait_until_ready(server: &mut ServerProcess) -> Result<(), String> {
             ));
         }
         if let Ok(mut conn) = RespConn::try_connect(server.port, Duration::from_millis(500)) {
-            if let Ok(Resp::Simple(pong)) = conn.call(&["PING"]) {
-                if pong == b"PONG" {
-                    return Ok(());
-                }
+            // PONG, or NOAUTH when a password is set: either way it serves.
+            match conn.call(&["PING"]) {
+                Ok(Resp::Simple(pong)) if pong == b"PONG" => return Ok(()),
+                Ok(Resp::Error(text)) if text.starts_with(b"NOAUTH") => return Ok(()),
+                _ => {}
             }
         }
         if Instant::now() >= deadline {
