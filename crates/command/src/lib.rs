@@ -20,6 +20,7 @@
 //! - never leave an empty aggregate behind (`Db::remove_if_empty`).
 
 pub mod args;
+pub mod glob;
 mod ctx;
 mod error;
 mod spec;
