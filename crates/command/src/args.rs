@@ -85,7 +85,9 @@ pub fn parse_f64_opt(arg: &[u8]) -> Option<f64> {
 pub fn parse_timeout_deadline(arg: &[u8], now_ms: u64) -> Result<Option<u64>, CmdError> {
     let seconds = parse_f64_opt(arg)
         .filter(|s| s.is_finite())
-        .ok_or(CmdError::Static("ERR timeout is not a float or out of range"))?;
+        .ok_or(CmdError::Static(
+            "ERR timeout is not a float or out of range",
+        ))?;
     if seconds < 0.0 {
         return Err(CmdError::Static("ERR timeout is negative"));
     }
@@ -129,7 +131,11 @@ pub fn resolve_range(start: i64, stop: i64, len: usize) -> Option<(usize, usize)
 /// decimal notation, at most 17 significant digits, no trailing zeros.
 pub fn format_long_double(value: f64) -> String {
     if value.is_infinite() {
-        return if value > 0.0 { "inf".into() } else { "-inf".into() };
+        return if value > 0.0 {
+            "inf".into()
+        } else {
+            "-inf".into()
+        };
     }
     let text = format!("{value:.17}");
     let text = if text.contains('.') {

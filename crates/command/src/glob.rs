@@ -93,7 +93,11 @@ fn match_class(pattern: &[u8], mut p: usize, byte: u8, nocase: bool) -> Option<u
             }
             Some(&low) if pattern.get(p + 1) == Some(&b'-') && p + 2 < pattern.len() => {
                 let high = pattern[p + 2];
-                let (low, high) = if low <= high { (low, high) } else { (high, low) };
+                let (low, high) = if low <= high {
+                    (low, high)
+                } else {
+                    (high, low)
+                };
                 matched |= (fold(low)..=fold(high)).contains(&byte);
                 p += 3;
             }

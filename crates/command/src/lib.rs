@@ -20,9 +20,9 @@
 //! - never leave an empty aggregate behind (`Db::remove_if_empty`).
 
 pub mod args;
-pub mod glob;
 mod ctx;
 mod error;
+pub mod glob;
 mod spec;
 mod table;
 pub mod typed;

@@ -13,7 +13,11 @@ use daisy_server::Config;
 static ALLOCATOR: CountingAllocator<mimalloc::MiMalloc> = CountingAllocator(mimalloc::MiMalloc);
 
 #[derive(Parser)]
-#[command(name = "daisy", version, about = "DaisyDB: a highly available, Redis-compatible database")]
+#[command(
+    name = "daisy",
+    version,
+    about = "DaisyDB: a highly available, Redis-compatible database"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -80,7 +84,8 @@ struct ServerArgs {
 }
 
 fn parse_bytes(text: &str) -> Result<u64, String> {
-    parse_memory(text).ok_or_else(|| format!("'{text}' is not a byte count (e.g. 1048576, 100mb, 2gb)"))
+    parse_memory(text)
+        .ok_or_else(|| format!("'{text}' is not a byte count (e.g. 1048576, 100mb, 2gb)"))
 }
 
 impl ServerArgs {
@@ -95,7 +100,17 @@ impl ServerArgs {
         macro_rules! apply_size {
             ($($field:ident),*) => { $( if let Some(value) = self.$field { config.$field = value as usize; } )* };
         }
-        apply!(client_addr, data_dir, requirepass, maxmemory, maxclients, timeout, proto_max_multibulk_len, hz, seed);
+        apply!(
+            client_addr,
+            data_dir,
+            requirepass,
+            maxmemory,
+            maxclients,
+            timeout,
+            proto_max_multibulk_len,
+            hz,
+            seed
+        );
         apply_size!(
             proto_max_bulk_len,
             client_query_buffer_limit,

@@ -57,7 +57,11 @@ pub(crate) struct Connection {
 }
 
 impl Connection {
-    pub(crate) fn new(node: Rc<RefCell<Node>>, client: Rc<ClientHandle>, stream: TcpStream) -> Self {
+    pub(crate) fn new(
+        node: Rc<RefCell<Node>>,
+        client: Rc<ClientHandle>,
+        stream: TcpStream,
+    ) -> Self {
         let limits = node.borrow().config.limits();
         Connection {
             node,
@@ -140,7 +144,10 @@ impl Connection {
         }
         let limit = self.node.borrow().config.client_output_buffer_limit_normal;
         if limit > 0 && self.reply.len() > limit {
-            tracing::warn!(client = self.client.id, "output buffer limit reached, disconnecting");
+            tracing::warn!(
+                client = self.client.id,
+                "output buffer limit reached, disconnecting"
+            );
             self.client.kill();
             return Ok(());
         }
@@ -176,7 +183,10 @@ impl Connection {
         let len = self.read_buf.len();
         self.client.state.borrow_mut().query_buffer_bytes = len;
         if len > self.limits.max_query_buffer_bytes {
-            tracing::warn!(client = self.client.id, "query buffer limit reached, disconnecting");
+            tracing::warn!(
+                client = self.client.id,
+                "query buffer limit reached, disconnecting"
+            );
             return Ok(false);
         }
         Ok(true)
@@ -240,7 +250,10 @@ impl Connection {
             return Step::Continue;
         }
         if self.client.state.borrow().multi.is_some()
-            && !matches!(spec.name, "exec" | "discard" | "multi" | "watch" | "quit" | "reset")
+            && !matches!(
+                spec.name,
+                "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
+            )
         {
             self.queued.push(Queued { spec, argv });
             self.client.state.borrow_mut().multi = Some(self.queued.len());
@@ -265,7 +278,13 @@ impl Connection {
         if state.in_resp2_pubsub()
             && !matches!(
                 spec.name,
-                "subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe" | "ping" | "quit" | "reset"
+                "subscribe"
+                    | "unsubscribe"
+                    | "psubscribe"
+                    | "punsubscribe"
+                    | "ping"
+                    | "quit"
+                    | "reset"
             )
         {
             return Some(format!(

@@ -18,7 +18,10 @@ pub struct PubSub {
 
 impl PubSub {
     pub fn subscribe(&mut self, channel: &Bytes, client: ClientId) {
-        self.channels.entry(channel.clone()).or_default().push(client);
+        self.channels
+            .entry(channel.clone())
+            .or_default()
+            .push(client);
     }
 
     pub fn unsubscribe(&mut self, channel: &[u8], client: ClientId) {
@@ -26,7 +29,10 @@ impl PubSub {
     }
 
     pub fn psubscribe(&mut self, pattern: &Bytes, client: ClientId) {
-        self.patterns.entry(pattern.clone()).or_default().push(client);
+        self.patterns
+            .entry(pattern.clone())
+            .or_default()
+            .push(client);
     }
 
     pub fn punsubscribe(&mut self, pattern: &[u8], client: ClientId) {
@@ -101,7 +107,10 @@ impl PubSub {
 fn deliver_bounded(handle: &ClientHandle, bytes: &[u8], limit_bytes: usize) {
     let pending = handle.outbox.borrow().len();
     if limit_bytes > 0 && pending + bytes.len() > limit_bytes {
-        tracing::warn!(client = handle.id, "pub/sub output limit reached, disconnecting");
+        tracing::warn!(
+            client = handle.id,
+            "pub/sub output limit reached, disconnecting"
+        );
         handle.kill();
         return;
     }

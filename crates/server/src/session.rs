@@ -31,7 +31,9 @@ impl Connection {
             "select" => match parse_i64_opt(&argv[1]) {
                 Some(0) => self.reply.ok(),
                 Some(_) => self.reply.error("ERR DB index is out of range"),
-                None => self.reply.error("ERR value is not an integer or out of range"),
+                None => self
+                    .reply
+                    .error("ERR value is not an integer or out of range"),
             },
             "quit" => {
                 self.reply.ok();
@@ -109,7 +111,12 @@ impl Connection {
         }
     }
 
-    fn check_password(&self, node: &Node, user: &[u8], password: &[u8]) -> Result<(), &'static str> {
+    fn check_password(
+        &self,
+        node: &Node,
+        user: &[u8],
+        password: &[u8],
+    ) -> Result<(), &'static str> {
         let wrong = "WRONGPASS invalid username-password pair or user is disabled.";
         if user != b"default" {
             return Err(wrong);
@@ -214,7 +221,8 @@ impl Connection {
         self.reply.bulk(b"version");
         self.reply.bulk(REDIS_COMPATIBLE_VERSION.as_bytes());
         self.reply.bulk(b"proto");
-        self.reply.int(if protocol == Protocol::Resp3 { 3 } else { 2 });
+        self.reply
+            .int(if protocol == Protocol::Resp3 { 3 } else { 2 });
         self.reply.bulk(b"id");
         self.reply.int(self.client.id as i64);
         self.reply.bulk(b"mode");
@@ -356,10 +364,18 @@ impl Connection {
     }
 
     fn unsubscribe(&mut self, node: &mut Node, names: &[Bytes], pattern: bool) {
-        let kind: &[u8] = if pattern { b"punsubscribe" } else { b"unsubscribe" };
+        let kind: &[u8] = if pattern {
+            b"punsubscribe"
+        } else {
+            b"unsubscribe"
+        };
         let names: Vec<Bytes> = if names.is_empty() {
             let state = self.client.state.borrow();
-            let set = if pattern { &state.patterns } else { &state.channels };
+            let set = if pattern {
+                &state.patterns
+            } else {
+                &state.channels
+            };
             set.iter().cloned().collect()
         } else {
             names.to_vec()
@@ -439,7 +455,10 @@ impl Connection {
             },
             ("setinfo", 4) => {
                 let value = argv[3].clone();
-                if value.iter().any(|&b| b == b' ' || b == b'\n' || !(b'!'..=b'~').contains(&b)) {
+                if value
+                    .iter()
+                    .any(|&b| b == b' ' || b == b'\n' || !(b'!'..=b'~').contains(&b))
+                {
                     self.reply.error(&format!(
                         "ERR {} cannot contain spaces, newlines or special characters.",
                         String::from_utf8_lossy(&argv[2]).to_ascii_lowercase()
@@ -479,16 +498,26 @@ impl Connection {
             ("help", 2) => {
                 let lines = [
                     "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-                    "ID", "    Return the ID of the current connection.",
-                    "GETNAME", "    Return the name of the current connection.",
-                    "SETNAME <name>", "    Assign the name <name> to the current connection.",
-                    "SETINFO <LIB-NAME|LIB-VER> <value>", "    Set client library information.",
-                    "INFO", "    Return information about the current client connection.",
-                    "LIST [TYPE <normal|pubsub>] [ID <id> ...]", "    Return information about client connections.",
-                    "KILL <ip:port> | ID <id> | ADDR <ip:port> | LADDR <ip:port> | SKIPME <yes|no>", "    Kill connections.",
-                    "UNBLOCK <id> [TIMEOUT|ERROR]", "    Unblock a client blocked in a blocking command.",
-                    "NO-EVICT <ON|OFF>", "    Accepted for compatibility; DaisyDB never evicts.",
-                    "HELP", "    Print this help.",
+                    "ID",
+                    "    Return the ID of the current connection.",
+                    "GETNAME",
+                    "    Return the name of the current connection.",
+                    "SETNAME <name>",
+                    "    Assign the name <name> to the current connection.",
+                    "SETINFO <LIB-NAME|LIB-VER> <value>",
+                    "    Set client library information.",
+                    "INFO",
+                    "    Return information about the current client connection.",
+                    "LIST [TYPE <normal|pubsub>] [ID <id> ...]",
+                    "    Return information about client connections.",
+                    "KILL <ip:port> | ID <id> | ADDR <ip:port> | LADDR <ip:port> | SKIPME <yes|no>",
+                    "    Kill connections.",
+                    "UNBLOCK <id> [TIMEOUT|ERROR]",
+                    "    Unblock a client blocked in a blocking command.",
+                    "NO-EVICT <ON|OFF>",
+                    "    Accepted for compatibility; DaisyDB never evicts.",
+                    "HELP",
+                    "    Print this help.",
                 ];
                 self.reply.array(lines.len());
                 for line in lines {
@@ -510,8 +539,12 @@ impl Connection {
         while index < argv.len() {
             if is(&argv[index], "TYPE") && index + 1 < argv.len() {
                 let name = String::from_utf8_lossy(&argv[index + 1]).to_ascii_lowercase();
-                if !matches!(name.as_str(), "normal" | "pubsub" | "master" | "replica" | "slave") {
-                    self.reply.error(&format!("ERR Unknown client type '{name}'"));
+                if !matches!(
+                    name.as_str(),
+                    "normal" | "pubsub" | "master" | "replica" | "slave"
+                ) {
+                    self.reply
+                        .error(&format!("ERR Unknown client type '{name}'"));
                     return;
                 }
                 kind = Some(name);
@@ -635,7 +668,8 @@ impl Connection {
 
     fn client_unblock(&mut self, node: &mut Node, argv: &[Bytes]) {
         let Some(id) = parse_i64_opt(&argv[2]) else {
-            self.reply.error("ERR value is not an integer or out of range");
+            self.reply
+                .error("ERR value is not an integer or out of range");
             return;
         };
         let with_error = match argv.get(3) {
