@@ -251,6 +251,128 @@ mod tests {
         assert_eq!(crate::lookup(b"llen").unwrap().group, "list");
     }
 
+    /// Every list in the keyspace, sorted by key, for comparing keyspaces.
+    fn lists(h: &Harness) -> Vec<(Vec<u8>, Vec<Vec<u8>>)> {
+        let mut out: Vec<_> =
+            h.db.iter()
+                .map(|(key, value)| match value {
+                    daisy_keyspace::Value::List(list) => {
+                        (key.to_vec(), list.iter().map(|e| e.to_vec()).collect())
+                    }
+                    _ => (key.to_vec(), Vec::new()),
+                })
+                .collect();
+        out.sort();
+        out
+    }
+
+    /// Runs a long pseudo-random mix of list commands, then replays only
+    /// their effects on a fresh keyspace: both must hold the same lists,
+    /// and no key may ever hold an empty list.
+    #[test]
+    fn replaying_effects_rebuilds_the_same_keyspace() {
+        let keys = ["a", "b", "c"];
+        let values = ["x", "y", "z"];
+        let mut live = Harness::new();
+        let mut replica = Harness::new();
+        let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = |bound: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % bound as u64) as usize
+        };
+        for _ in 0..3_000 {
+            let k = keys[next(3)];
+            let k2 = keys[next(3)];
+            let v = values[next(3)];
+            let n = ["-2", "-1", "0", "1", "2", "5"][next(6)];
+            let side = ["LEFT", "RIGHT"][next(2)];
+            let command: Vec<&str> = match next(16) {
+                0 => vec!["LPUSH", k, v, v],
+                1 => vec!["RPUSH", k, v],
+                2 => vec!["LPUSHX", k, v],
+                3 => vec!["LPOP", k],
+                4 => vec!["RPOP", k, &n[n.len() - 1..]],
+                5 => vec!["LSET", k, n, v],
+                6 => vec!["LINSERT", k, "AFTER", v, "w"],
+                7 => vec!["LREM", k, n, v],
+                8 => vec!["LTRIM", k, n, "-2"],
+                9 => vec!["RPOPLPUSH", k, k2],
+                10 => vec!["LMOVE", k, k2, side, "LEFT"],
+                11 => vec!["LMPOP", "2", k, k2, side, "COUNT", "2"],
+                12 => vec!["BLPOP", k, k2, "0"],
+                13 => vec!["BLMOVE", k, k2, "RIGHT", side, "0"],
+                14 => vec!["BLMPOP", "0", "1", k, side],
+                _ => vec!["BRPOPLPUSH", k, k2, "0"],
+            };
+            live.run(&command);
+            for effect in live.effects.clone() {
+                replica.run_bytes(&effect);
+            }
+            let now = lists(&live);
+            assert!(now.iter().all(|(_, list)| !list.is_empty()), "{command:?}");
+            assert_eq!(now, lists(&replica), "after {command:?}");
+        }
+    }
+
+    #[test]
+    fn no_op_commands_leave_watched_keys_alone() {
+        let mut h = Harness::new();
+        h.run(&["RPUSH", "l", "a", "b"]);
+        h.run(&["SET", "s", "x"]);
+        h.db.watch(b"l");
+        for command in [
+            &["LRANGE", "l", "0", "-1"][..],
+            &["LLEN", "l"],
+            &["LINDEX", "l", "0"],
+            &["LPOS", "l", "a"],
+            &["LINSERT", "l", "BEFORE", "zz", "x"],
+            &["LREM", "l", "0", "zz"],
+            &["LSET", "l", "5", "x"],
+            &["LPOP", "l", "0"],
+            &["LMOVE", "l", "s", "LEFT", "LEFT"],
+            &["BLPOP", "missing", "0"],
+        ] {
+            h.run(command);
+            assert!(!h.db.has_touched_watched(), "{command:?}");
+        }
+        // Like Redis, LTRIM touches the key even when it trims nothing.
+        h.run(&["LTRIM", "l", "0", "-1"]);
+        assert!(h.db.has_touched_watched());
+        assert!(h.effects.is_empty());
+    }
+
+    #[test]
+    fn rotating_a_single_element_keeps_the_key_and_its_expiry() {
+        let mut h = Harness::new();
+        h.run(&["RPUSH", "l", "x"]);
+        let at_ms = h.db.now_ms() + 60_000;
+        h.db.set_expire(b"l", at_ms);
+        assert_eq!(h.run(&["RPOPLPUSH", "l", "l"]), "$1\r\nx\r\n");
+        assert_eq!(
+            h.run(&["BLMOVE", "l", "l", "LEFT", "RIGHT", "0"]),
+            "$1\r\nx\r\n"
+        );
+        assert_eq!(h.db.expire_at(b"l"), Some(at_ms));
+        // Moving the last element elsewhere deletes the source and its expiry.
+        assert_eq!(h.run(&["LMOVE", "l", "m", "LEFT", "LEFT"]), "$1\r\nx\r\n");
+        assert_eq!(h.db.expire_at(b"l"), None);
+        assert_eq!(h.run(&["EXISTS", "l"]), ":0\r\n");
+    }
+
+    #[test]
+    fn expired_lists_are_missing() {
+        let mut h = Harness::new();
+        h.run(&["RPUSH", "l", "x"]);
+        let at_ms = h.db.now_ms() + 10;
+        h.db.set_expire(b"l", at_ms);
+        h.advance_ms(10);
+        assert_eq!(h.run(&["LPOP", "l", "1"]), "*-1\r\n");
+        assert_eq!(h.effects_text(), vec!["DEL l"]);
+        assert_eq!(h.run(&["BLPOP", "l", "0"]), "");
+    }
+
     #[test]
     fn where_keywords() {
         assert_eq!(End::parse(b"left"), Ok(End::Left));
