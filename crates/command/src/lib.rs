@@ -31,6 +31,10 @@ mod bitmap;
 mod hash;
 mod keys;
 mod list;
+mod list_block;
+mod list_pop;
+mod list_read;
+mod list_write;
 mod session;
 mod set;
 mod string;
@@ -43,6 +47,7 @@ use bytes::Bytes;
 
 pub use ctx::{Ctx, Effect, Rng, Settings};
 pub use error::{CmdError, CmdResult};
+pub use list::blocking_timeout_reply;
 pub use spec::{cmd, flags, keys_after_numkeys, CommandSpec, DataFn, Flow, Handler, KeySpec};
 pub use table::{all as all_commands, lookup};
 
