@@ -229,7 +229,10 @@ impl Connection {
     fn time_out_blocked(&mut self) {
         let mut node = self.node.borrow_mut();
         if let Some(blocked) = node.unblock(&self.client) {
-            crate::node::blocking_timeout_reply(&blocked.argv[0], &mut self.reply);
+            daisy_command::blocking_timeout_reply(
+                &String::from_utf8_lossy(&blocked.argv[0]),
+                &mut self.reply,
+            );
         }
     }
 

@@ -303,14 +303,3 @@ impl Node {
         self.clients.remove(&client.id);
     }
 }
-
-/// The reply a blocking command gives when its timeout passes: a null
-/// array for the pops that return [key, element...], a null bulk string for
-/// the moves that return the element.
-pub fn blocking_timeout_reply(command: &[u8], reply: &mut Reply) {
-    if command.eq_ignore_ascii_case(b"brpoplpush") || command.eq_ignore_ascii_case(b"blmove") {
-        reply.null();
-    } else {
-        reply.null_array();
-    }
-}

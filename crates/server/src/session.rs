@@ -695,7 +695,10 @@ impl Connection {
         if with_error {
             reply.error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
         } else {
-            crate::node::blocking_timeout_reply(&blocked.argv[0], &mut reply);
+            daisy_command::blocking_timeout_reply(
+                &String::from_utf8_lossy(&blocked.argv[0]),
+                &mut reply,
+            );
         }
         target.deliver(reply.buffer());
         self.reply.int(1);
