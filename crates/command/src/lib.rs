@@ -31,6 +31,7 @@ mod hash;
 mod keys;
 mod list;
 mod session;
+mod scan_util;
 mod set;
 mod string;
 mod zset;
