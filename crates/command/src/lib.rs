@@ -28,11 +28,15 @@ pub mod typed;
 
 mod bitmap;
 mod hash;
+mod hash_float;
+#[cfg(test)]
+mod hash_test_support;
 mod keys;
 mod list;
 mod session;
 mod scan_util;
 mod set;
+mod set_random;
 mod string;
 mod zset;
 
