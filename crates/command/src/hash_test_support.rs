@@ -108,3 +108,55 @@ fn decode_many(mut input: &[u8], count: usize) -> (Vec<Resp>, &[u8]) {
     }
     (items, input)
 }
+
+/// Every live key and its value as sortable text, for comparing keyspaces.
+pub(crate) fn dump(db: &daisy_keyspace::Db) -> Vec<String> {
+    use daisy_keyspace::Value;
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    let mut keys: Vec<String> = db
+        .iter()
+        .map(|(key, value)| {
+            let body = match value {
+                Value::Str(s) => format!("string {}", text(s)),
+                Value::Set(set) => {
+                    let mut members: Vec<String> = set.iter().map(|(m, _)| text(m)).collect();
+                    members.sort();
+                    format!("set {members:?}")
+                }
+                Value::Hash(hash) => {
+                    let mut pairs: Vec<(String, String)> =
+                        hash.iter().map(|(f, v)| (text(f), text(v))).collect();
+                    pairs.sort();
+                    format!("hash {pairs:?}")
+                }
+                other => format!("{:?}", other.kind()),
+            };
+            format!("{} => {body}", text(key))
+        })
+        .collect();
+    keys.sort();
+    keys
+}
+
+/// Runs `setup` then `command` on one harness, and `setup` then the
+/// effects the command recorded on another; both keyspaces must end equal.
+/// Returns the command's reply.
+pub(crate) fn assert_replay_equivalent(setup: &[&[&str]], command: &[&str]) -> String {
+    use crate::testing::Harness;
+    let mut original = Harness::new();
+    let mut replica = Harness::new();
+    for step in setup {
+        original.run(step);
+        replica.run(step);
+    }
+    let reply = original.run(command);
+    for effect in original.effects.clone() {
+        let reply = replica.run_bytes(&effect);
+        assert!(
+            !reply.starts_with('-'),
+            "replaying {effect:?} failed: {reply}"
+        );
+    }
+    assert_eq!(dump(&original.db), dump(&replica.db), "after {command:?}");
+    reply
+}

@@ -2,7 +2,7 @@
 
 use daisy_protocol::Protocol;
 
-use crate::hash_test_support::{decode, sorted, Resp};
+use crate::hash_test_support::{assert_replay_equivalent, decode, sorted, Resp};
 use crate::testing::Harness;
 
 const WRONGTYPE: &str = "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n";
@@ -535,4 +535,20 @@ fn expired_hash_reads_as_missing() {
     assert_eq!(h.effects_text(), vec!["DEL h"]);
     assert_eq!(h.run(&["HSET", "h", "b", "2"]), ":1\r\n");
     assert_eq!(h.run(&["HLEN", "h"]), ":1\r\n");
+}
+
+#[test]
+fn hash_writes_replay_to_the_same_keyspace() {
+    let setup: &[&[&str]] = &[&["HSET", "h", "a", "1", "f", "0.1", "n", "5"]];
+    for command in [
+        &["HSET", "h", "a", "2", "b", "3"][..],
+        &["HMSET", "h", "a", "2"],
+        &["HSETNX", "h", "c", "1"],
+        &["HDEL", "h", "a", "f", "n"],
+        &["HINCRBY", "h", "n", "-9"],
+        &["HINCRBYFLOAT", "h", "f", "0.2"],
+        &["HINCRBYFLOAT", "other", "f", "1e-3"],
+    ] {
+        assert_replay_equivalent(setup, command);
+    }
 }

@@ -36,6 +36,8 @@ mod list;
 mod session;
 mod scan_util;
 mod set;
+mod set_intset;
+mod set_ops;
 mod set_random;
 mod string;
 mod zset;
