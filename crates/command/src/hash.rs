@@ -12,7 +12,7 @@
 
 use bytes::Bytes;
 use daisy_keyspace::{CompactBytes, Hash};
-use daisy_protocol::Protocol;
+use daisy_protocol::{Protocol, Reply};
 
 use crate::args::{is, parse_i64, parse_i64_opt};
 use crate::flags::*;
@@ -282,7 +282,7 @@ fn hrandfield_with_count(
     let wanted = count.unsigned_abs();
     let nested = with_values && ctx.reply.protocol() == Protocol::Resp3;
     let per_field = if with_values && !nested { 2 } else { 1 };
-    let reply_pair = |reply: &mut daisy_protocol::Reply, field: &[u8], value: &[u8]| {
+    let reply_pair = |reply: &mut Reply, field: &[u8], value: &[u8]| {
         if nested {
             reply.array(2);
         }

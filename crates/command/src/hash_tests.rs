@@ -552,3 +552,20 @@ fn hash_writes_replay_to_the_same_keyspace() {
         assert_replay_equivalent(setup, command);
     }
 }
+
+#[test]
+fn commands_that_change_nothing_leave_watched_keys_alone() {
+    let mut h = harness_with_hash(&[("a", "1")]);
+    h.db.watch(b"h");
+    h.run(&["HDEL", "h", "zz"]);
+    h.run(&["HSETNX", "h", "a", "2"]);
+    h.run(&["HGETALL", "h"]);
+    h.run(&["HSCAN", "h", "0"]);
+    h.run(&["HRANDFIELD", "h", "-3"]);
+    assert!(!h.db.has_touched_watched());
+    h.run(&["HSET", "h", "a", "1"]);
+    assert!(
+        h.db.has_touched_watched(),
+        "HSET always writes, as in Redis"
+    );
+}

@@ -165,7 +165,11 @@ fn smove(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         set.remove(member);
     }
     ctx.db.remove_if_empty(source);
-    set_or_create(ctx.db, destination)?.insert(CompactBytes::new(member), ());
+    // A destination that already holds the member is not modified (WATCH).
+    let in_destination = get_set(ctx.db, destination)?.is_some_and(|set| set.contains_key(member));
+    if !in_destination {
+        set_or_create(ctx.db, destination)?.insert(CompactBytes::new(member), ());
+    }
     ctx.propagate_verbatim();
     ctx.reply.int(1);
     Ok(Flow::Done)

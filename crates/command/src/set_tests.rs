@@ -549,3 +549,21 @@ fn expired_sets_read_as_missing() {
     assert_eq!(h.effects_text(), vec!["DEL b"]);
     assert_eq!(h.run(&["SUNION", "a", "b"]), "*2\r\n$1\r\n1\r\n$1\r\n2\r\n");
 }
+
+#[test]
+fn commands_that_change_nothing_leave_watched_keys_alone() {
+    let mut h = harness_with(&[("src", &["a", "b"]), ("dst", &["a"])]);
+    h.db.watch(b"dst");
+    h.db.watch(b"src");
+    h.run(&["SADD", "dst", "a"]);
+    h.run(&["SREM", "dst", "zz"]);
+    h.run(&["SMOVE", "src", "src", "a"]);
+    h.run(&["SINTERSTORE", "nokey", "src", "missing"]);
+    h.run(&["SPOP", "src", "0"]);
+    assert!(!h.db.has_touched_watched());
+    h.run(&["SMOVE", "src", "dst", "a"]);
+    let touched = h.db.take_touched_watched();
+    assert_eq!(touched.len(), 1, "only the source changed: {touched:?}");
+    h.run(&["SMOVE", "src", "dst", "b"]);
+    assert_eq!(h.db.take_touched_watched().len(), 2);
+}
