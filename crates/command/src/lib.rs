@@ -29,14 +29,21 @@ pub mod typed;
 
 mod bitmap;
 mod hash;
+mod hash_float;
+#[cfg(test)]
+mod hash_test_support;
 mod keys;
 mod list;
 mod list_block;
 mod list_pop;
 mod list_read;
 mod list_write;
+mod scan_util;
 mod session;
 mod set;
+mod set_intset;
+mod set_ops;
+mod set_random;
 mod string;
 mod zset;
 
