@@ -723,7 +723,7 @@ impl Connection {
                     self.reply.bulk(value.as_bytes());
                 }
             }
-            "set" if argv.len() >= 4 && argv.len() % 2 == 0 => {
+            "set" if argv.len() >= 4 && argv.len().is_multiple_of(2) => {
                 let mut next = node.config.clone();
                 for pair in argv[2..].chunks(2) {
                     let name = String::from_utf8_lossy(&pair[0]).to_ascii_lowercase();
