@@ -88,10 +88,12 @@ pub fn parse_timeout_deadline(arg: &[u8], now_ms: u64) -> Result<Option<u64>, Cm
         .ok_or(CmdError::Static(
             "ERR timeout is not a float or out of range",
         ))?;
-    if seconds < 0.0 {
+    // Redis rounds up to whole milliseconds before checking the sign, so a
+    // tiny negative timeout is 0 (wait forever) and a tiny positive one 1ms.
+    let ms = (seconds * 1000.0).ceil();
+    if ms < 0.0 {
         return Err(CmdError::Static("ERR timeout is negative"));
     }
-    let ms = (seconds * 1000.0).ceil();
     if ms > (i64::MAX / 2) as f64 {
         return Err(CmdError::Static("ERR timeout is out of range"));
     }

@@ -171,9 +171,6 @@ mod tests {
         assert_eq!(parse_cursor(b"0x10"), invalid);
     }
 
-    /// A line-by-line port of Redis's recursive `stringmatchlen_impl`
-    /// (case-sensitive), reading a NUL past the end as C does with sds.
-
     fn options(args: &[&str]) -> Result<ScanOptions, CmdError> {
         let args: Vec<Bytes> = args
             .iter()
