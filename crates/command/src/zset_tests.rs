@@ -1,0 +1,1 @@
+//! Tests of the sorted-set commands through the command harness.
