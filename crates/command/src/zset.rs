@@ -87,12 +87,11 @@ pub(crate) const COMMANDS: &[CommandSpec] = &[
     numkeys_cmd("zdiffstore", -4, WRITE | DENYOOM, algebra::store_keys, "Stores the difference of multiple sorted sets in a key.", algebra::zdiffstore),
 ];
 
-/// The reply a blocked BZPOPMIN, BZPOPMAX or BZMPOP gets when its timeout
-/// passes (also the reply inside MULTI when nothing can be popped).
-pub fn zset_blocking_timeout_reply(name: &str, reply: &mut Reply) {
-    debug_assert!(["bzpopmin", "bzpopmax", "bzmpop"]
-        .iter()
-        .any(|command| command.eq_ignore_ascii_case(name)));
+/// The reply a blocked BZPOPMIN, BZPOPMAX or BZMPOP (named by the first
+/// argument, any case) gets when its timeout passes, also the reply inside
+/// MULTI when nothing can be popped: a null array for all three, as in
+/// Redis.
+pub fn zset_blocking_timeout_reply(_name: &str, reply: &mut Reply) {
     reply.null_array();
 }
 
@@ -124,7 +123,11 @@ pub(crate) fn reply_scored(reply: &mut Reply, items: &[(&[u8], f64)], with_score
 pub(crate) fn store_result(ctx: &mut Ctx<'_>, destination: &[u8], result: ZSet) {
     let stored = result.len();
     if stored > 0 {
-        ctx.db.set(destination, daisy_keyspace::Value::ZSet(Box::new(result)), false);
+        ctx.db.set(
+            destination,
+            daisy_keyspace::Value::ZSet(Box::new(result)),
+            false,
+        );
         ctx.propagate_verbatim();
     } else if ctx.db.remove(destination).is_some() {
         ctx.propagate_verbatim();
@@ -200,7 +203,9 @@ fn add_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], flags: AddFlags) -> CmdResult 
         return Err(CmdError::Syntax);
     }
     if flags.nx && flags.xx {
-        return Err(CmdError::Static("ERR XX and NX options at the same time are not compatible"));
+        return Err(CmdError::Static(
+            "ERR XX and NX options at the same time are not compatible",
+        ));
     }
     let exclusive_choices = [flags.gt, flags.lt, flags.nx];
     if exclusive_choices.iter().filter(|&&chosen| chosen).count() > 1 {
@@ -209,7 +214,9 @@ fn add_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], flags: AddFlags) -> CmdResult 
         ));
     }
     if flags.incr && pairs.len() > 2 {
-        return Err(CmdError::Static("ERR INCR option supports a single increment-element pair"));
+        return Err(CmdError::Static(
+            "ERR INCR option supports a single increment-element pair",
+        ));
     }
     let scores = pairs
         .chunks_exact(2)
@@ -265,7 +272,9 @@ fn plan_one(current: Option<f64>, score: f64, flags: AddFlags) -> Result<AddOutc
     }
     let new = if flags.incr { score + current } else { score };
     if new.is_nan() {
-        return Err(CmdError::Static("ERR resulting score is not a number (NaN)"));
+        return Err(CmdError::Static(
+            "ERR resulting score is not a number (NaN)",
+        ));
     }
     if (flags.lt && new >= current) || (flags.gt && new <= current) {
         return Ok(AddOutcome::Skipped);
@@ -307,7 +316,9 @@ fn reply_add(ctx: &mut Ctx<'_>, outcomes: &[AddOutcome], flags: AddFlags) {
     if flags.incr {
         match outcomes.first() {
             Some(
-                AddOutcome::Added(score) | AddOutcome::Updated(score) | AddOutcome::Unchanged(score),
+                AddOutcome::Added(score)
+                | AddOutcome::Updated(score)
+                | AddOutcome::Unchanged(score),
             ) => ctx.reply.double(*score),
             _ => ctx.reply.null(),
         }

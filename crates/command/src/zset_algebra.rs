@@ -258,7 +258,10 @@ fn score_in(db: &mut Db, key: &[u8], member: &[u8]) -> Option<f64> {
 /// score down, as Redis iterates them.
 fn for_each_entry(db: &mut Db, key: &[u8], mut visit: impl FnMut(&CompactBytes, f64)) {
     match db.get(key) {
-        Some(Value::ZSet(zset)) => zset.iter().rev().for_each(|(member, score)| visit(member, score)),
+        Some(Value::ZSet(zset)) => zset
+            .iter()
+            .rev()
+            .for_each(|(member, score)| visit(member, score)),
         Some(Value::Set(set)) => set.iter().for_each(|(member, _)| visit(member, 1.0)),
         _ => {}
     }
@@ -266,7 +269,9 @@ fn for_each_entry(db: &mut Db, key: &[u8], mut visit: impl FnMut(&CompactBytes, 
 
 fn entries_of(db: &mut Db, key: &[u8]) -> Vec<(CompactBytes, f64)> {
     let mut entries = Vec::new();
-    for_each_entry(db, key, |member, score| entries.push((member.clone(), score)));
+    for_each_entry(db, key, |member, score| {
+        entries.push((member.clone(), score))
+    });
     entries
 }
 
@@ -300,7 +305,11 @@ fn union(db: &mut Db, request: &Request, result: &mut ZSet) {
 
 /// Visits each member of the intersection with its aggregated score, in
 /// the order Redis finds them; stops when `visit` returns false.
-fn for_each_common(db: &mut Db, request: &Request, mut visit: impl FnMut(&CompactBytes, f64) -> bool) {
+fn for_each_common(
+    db: &mut Db,
+    request: &Request,
+    mut visit: impl FnMut(&CompactBytes, f64) -> bool,
+) {
     let Some((smallest, others)) = request.sources.split_first() else {
         return;
     };

@@ -221,9 +221,9 @@ fn hex_exponent(suffix: &[u8]) -> i64 {
         Some(b'+') => (false, &suffix[2..]),
         _ => (false, &suffix[1..]),
     };
-    let magnitude = digits.iter().fold(0i64, |acc, d| {
-        (acc * 10 + i64::from(d - b'0')).min(1 << 20)
-    });
+    let magnitude = digits
+        .iter()
+        .fold(0i64, |acc, d| (acc * 10 + i64::from(d - b'0')).min(1 << 20));
     if negative {
         -magnitude
     } else {
@@ -320,7 +320,12 @@ mod tests {
             b"1\0",
             b"infinit",
         ] {
-            assert_eq!(parse_double(bad), None, "{:?}", String::from_utf8_lossy(bad));
+            assert_eq!(
+                parse_double(bad),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
         }
     }
 

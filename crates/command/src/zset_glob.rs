@@ -141,7 +141,9 @@ mod tests {
 
     #[test]
     fn stars_and_questions() {
-        assert!(matches("*", ""));
+        // Redis's loop never runs on an empty string, so even "*" fails
+        // there (ZSCAN skips matching for a lone "*").
+        assert!(!matches("*", ""));
         assert!(matches("*", "anything"));
         assert!(matches("a*", "a"));
         assert!(matches("a*b", "axxb"));

@@ -86,7 +86,9 @@ pub(crate) fn zpopmax(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 fn parse_non_negative(arg: &[u8]) -> Result<usize, CmdError> {
     parse_i64_opt(arg)
         .and_then(|value| usize::try_from(value).ok())
-        .ok_or(CmdError::Static("ERR value is out of range, must be positive"))
+        .ok_or(CmdError::Static(
+            "ERR value is out of range, must be positive",
+        ))
 }
 
 fn pop_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], end: End) -> CmdResult {
@@ -103,8 +105,11 @@ fn pop_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], end: End) -> CmdResult {
     ctx.propagate_verbatim();
     // RESP3 nests [member, score] pairs when a count was given.
     let nested = ctx.reply.is_resp3() && count.is_some();
-    ctx.reply
-        .array(if nested { popped.len() } else { popped.len() * 2 });
+    ctx.reply.array(if nested {
+        popped.len()
+    } else {
+        popped.len() * 2
+    });
     for (member, score) in &popped {
         if nested {
             ctx.reply.array(2);

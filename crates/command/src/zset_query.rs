@@ -12,7 +12,9 @@ use daisy_keyspace::{CompactBytes, ZSet};
 use crate::args::{is, parse_i64, resolve_range};
 use crate::typed::{get_zset, get_zset_mut};
 use crate::zset::{reply_scored, store_result};
-use crate::zset_range::{first_in_range, last_in_range, span_in_range, LexRange, RangeSpec, ScoreRange};
+use crate::zset_range::{
+    first_in_range, last_in_range, span_in_range, LexRange, RangeSpec, ScoreRange,
+};
 use crate::{CmdError, CmdResult, Ctx, Flow};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -47,7 +49,14 @@ pub(crate) fn zrange(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 }
 
 pub(crate) fn zrangestore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    range_generic(ctx, argv, 2, Some(&argv[1]), RangeKind::Auto, Direction::Auto)
+    range_generic(
+        ctx,
+        argv,
+        2,
+        Some(&argv[1]),
+        RangeKind::Auto,
+        Direction::Auto,
+    )
 }
 
 pub(crate) fn zrevrange(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
@@ -219,7 +228,8 @@ fn select_in_range<'a>(
     };
     let limit = usize::try_from(options.limit).unwrap_or(usize::MAX);
     if options.reverse {
-        let Some(start) = last_in_range(zset, range).and_then(|last| last.checked_sub(offset)) else {
+        let Some(start) = last_in_range(zset, range).and_then(|last| last.checked_sub(offset))
+        else {
             return Vec::new();
         };
         zset.range(0..start + 1)

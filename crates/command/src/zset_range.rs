@@ -187,9 +187,10 @@ fn may_overlap(zset: &ZSet, range: &impl RangeSpec) -> bool {
     if range.is_empty() {
         return false;
     }
-    let (Some((first, first_score)), Some((last, last_score))) =
-        (zset.get_by_rank(0), zset.get_by_rank(zset.len().wrapping_sub(1)))
-    else {
+    let (Some((first, first_score)), Some((last, last_score))) = (
+        zset.get_by_rank(0),
+        zset.get_by_rank(zset.len().wrapping_sub(1)),
+    ) else {
         return false;
     };
     range.gte_min(last_score, last) && range.lte_max(first_score, first)
@@ -266,8 +267,11 @@ mod tests {
     }
 
     fn lex_range(min: &'static str, max: &'static str) -> LexRange {
-        LexRange::parse(&Bytes::from_static(min.as_bytes()), &Bytes::from_static(max.as_bytes()))
-            .unwrap()
+        LexRange::parse(
+            &Bytes::from_static(min.as_bytes()),
+            &Bytes::from_static(max.as_bytes()),
+        )
+        .unwrap()
     }
 
     #[test]
@@ -313,12 +317,18 @@ mod tests {
     #[test]
     fn compact_lex_ranges_scan_like_a_listpack() {
         // Mixed scores: member order disagrees with the set's order.
-        let set = zset(&[("d", 1.0), ("a", 2.0), ("c", 3.0), ("b", 4.0)]);
+        let set = zset(&[("a", 1.0), ("c", 2.0), ("e", 3.0), ("b", 4.0), ("f", 5.0)]);
         assert!(set.is_compact());
-        let range = lex_range("[b", "[c");
-        // First member >= "b" scanning from the head is "d" (> "c"): none.
-        assert_eq!(first_in_range(&set, &range), None);
-        // Last member <= "c" scanning from the tail is "b".
+        let range = lex_range("[b", "[d");
+        // The first member >= "b" from the head is "c"; the span stops at
+        // "e", the first member after it that is past "d".
+        assert_eq!(first_in_range(&set, &range), Some(1));
+        assert_eq!(span_in_range(&set, &range), 1..2);
+        // The last member <= "d" from the tail is "b".
         assert_eq!(last_in_range(&set, &range), Some(3));
+        // A head past the range's end rejects everything at once.
+        let set = zset(&[("d", 1.0), ("a", 2.0), ("c", 3.0), ("b", 4.0)]);
+        assert_eq!(first_in_range(&set, &lex_range("[b", "[c")), None);
+        assert_eq!(last_in_range(&set, &lex_range("[b", "[c")), None);
     }
 }

@@ -170,7 +170,11 @@ fn parse_cursor(arg: &[u8]) -> Result<u64, CmdError> {
         acc.checked_mul(10)?.checked_add(u64::from(digit - b'0'))
     });
     let value = value.ok_or_else(invalid)?;
-    Ok(if negative { value.wrapping_neg() } else { value })
+    Ok(if negative {
+        value.wrapping_neg()
+    } else {
+        value
+    })
 }
 
 fn parse_scan_options(args: &[Bytes]) -> Result<ScanOptions<'_>, CmdError> {
