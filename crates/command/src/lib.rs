@@ -46,6 +46,15 @@ mod set_ops;
 mod set_random;
 mod string;
 mod zset;
+mod zset_algebra;
+mod zset_float;
+mod zset_glob;
+mod zset_pop;
+mod zset_query;
+mod zset_range;
+mod zset_sample;
+#[cfg(test)]
+mod zset_tests;
 
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
@@ -57,6 +66,7 @@ pub use error::{CmdError, CmdResult};
 pub use list::blocking_timeout_reply;
 pub use spec::{cmd, flags, keys_after_numkeys, CommandSpec, DataFn, Flow, Handler, KeySpec};
 pub use table::{all as all_commands, lookup};
+pub use zset::zset_blocking_timeout_reply;
 
 /// Runs a data command whose arity the caller has checked. On error, the
 /// partial reply and effects are discarded and the error is written.
