@@ -48,7 +48,6 @@ mod string;
 mod zset;
 mod zset_algebra;
 mod zset_float;
-mod zset_glob;
 mod zset_pop;
 mod zset_query;
 mod zset_range;

@@ -14,9 +14,9 @@ use daisy_protocol::{format_double, Reply};
 use hashbrown::HashSet;
 
 use crate::args::{is, parse_i64};
+use crate::scan_util::{parse_cursor, ScanOptions};
 use crate::typed::get_zset;
 use crate::zset::reply_scored;
-use crate::zset_glob::glob_match;
 use crate::{CmdError, CmdResult, Ctx, Flow, Rng};
 
 /// Most members ZRANDMEMBER returns with repeats (a negative count); Redis
@@ -119,15 +119,9 @@ fn distinct_random<'a>(zset: &'a ZSet, count: usize, rng: &mut Rng) -> Vec<(&'a 
 // ZSCAN
 
 /// Members ZSCAN returns per call when COUNT is not given.
-const SCAN_DEFAULT_COUNT: usize = 10;
 /// Buckets visited per requested member before a call gives up on a
 /// sparse table (Redis's `maxiterations = count * 10`).
 const SCAN_BUCKETS_PER_MEMBER: usize = 10;
-
-struct ScanOptions<'a> {
-    count: usize,
-    pattern: Option<&'a [u8]>,
-}
 
 pub(crate) fn zscan(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let cursor = parse_cursor(&argv[2])?;
@@ -135,7 +129,7 @@ pub(crate) fn zscan(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         reply_scan(ctx.reply, 0, &[]);
         return Ok(Flow::Done);
     };
-    let options = parse_scan_options(&argv[3..])?;
+    let options = ScanOptions::parse(&argv[3..])?;
     let (next, mut found) = if zset.is_compact() {
         let all = zset
             .iter()
@@ -143,64 +137,12 @@ pub(crate) fn zscan(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
             .collect();
         (0, all)
     } else {
-        scan_table(zset, cursor, options.count)
+        let count = usize::try_from(options.count).unwrap_or(usize::MAX);
+        scan_table(zset, cursor, count)
     };
-    if let Some(pattern) = options.pattern {
-        found.retain(|(member, _)| glob_match(pattern, member));
-    }
+    found.retain(|(member, _)| options.matches(member));
     reply_scan(ctx.reply, next, &found);
     Ok(Flow::Done)
-}
-
-/// A cursor as Redis's `parseScanCursorOrReply` reads it with `strtoul`:
-/// no leading space, an optional sign (`-1` wraps around), decimal digits,
-/// no overflow; the empty string is 0.
-fn parse_cursor(arg: &[u8]) -> Result<u64, CmdError> {
-    let invalid = || CmdError::Static("ERR invalid cursor");
-    let (negative, digits) = match arg.first() {
-        None => return Ok(0),
-        Some(b'-') => (true, &arg[1..]),
-        Some(b'+') => (false, &arg[1..]),
-        Some(_) => (false, arg),
-    };
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return Err(invalid());
-    }
-    let value = digits.iter().try_fold(0u64, |acc, digit| {
-        acc.checked_mul(10)?.checked_add(u64::from(digit - b'0'))
-    });
-    let value = value.ok_or_else(invalid)?;
-    Ok(if negative {
-        value.wrapping_neg()
-    } else {
-        value
-    })
-}
-
-fn parse_scan_options(args: &[Bytes]) -> Result<ScanOptions<'_>, CmdError> {
-    let mut options = ScanOptions {
-        count: SCAN_DEFAULT_COUNT,
-        pattern: None,
-    };
-    let mut index = 0;
-    while index < args.len() {
-        let has_value = index + 1 < args.len();
-        if is(&args[index], "count") && has_value {
-            let count = parse_i64(&args[index + 1])?;
-            if count < 1 {
-                return Err(CmdError::Syntax);
-            }
-            options.count = usize::try_from(count).unwrap_or(usize::MAX);
-        } else if is(&args[index], "match") && has_value {
-            let pattern = &args[index + 1][..];
-            // "*" matches everything; Redis skips the matching.
-            options.pattern = (pattern != b"*").then_some(pattern);
-        } else {
-            return Err(CmdError::Syntax);
-        }
-        index += 2;
-    }
-    Ok(options)
 }
 
 /// Scans the member table from `cursor` until about `count` members are
