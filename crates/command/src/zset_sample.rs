@@ -118,7 +118,6 @@ fn distinct_random<'a>(zset: &'a ZSet, count: usize, rng: &mut Rng) -> Vec<(&'a 
 // ---------------------------------------------------------------------------
 // ZSCAN
 
-/// Members ZSCAN returns per call when COUNT is not given.
 /// Buckets visited per requested member before a call gives up on a
 /// sparse table (Redis's `maxiterations = count * 10`).
 const SCAN_BUCKETS_PER_MEMBER: usize = 10;
