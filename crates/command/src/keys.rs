@@ -6,11 +6,51 @@ use crate::flags::*;
 use crate::{cmd, CmdResult, CommandSpec, Ctx, Flow};
 
 pub(crate) const COMMANDS: &[CommandSpec] = &[
-    cmd("del", -2, WRITE, (1, -1, 1), "generic", "Deletes one or more keys.", del),
-    cmd("exists", -2, READONLY | FAST, (1, -1, 1), "generic", "Determines whether one or more keys exist.", exists),
-    cmd("dbsize", 1, READONLY | FAST, (0, 0, 0), "server", "Returns the number of keys in the database.", dbsize),
-    cmd("flushall", -1, WRITE, (0, 0, 0), "server", "Removes all keys from all databases.", flush),
-    cmd("flushdb", -1, WRITE, (0, 0, 0), "server", "Remove all keys from the current database.", flush),
+    cmd(
+        "del",
+        -2,
+        WRITE,
+        (1, -1, 1),
+        "generic",
+        "Deletes one or more keys.",
+        del,
+    ),
+    cmd(
+        "exists",
+        -2,
+        READONLY | FAST,
+        (1, -1, 1),
+        "generic",
+        "Determines whether one or more keys exist.",
+        exists,
+    ),
+    cmd(
+        "dbsize",
+        1,
+        READONLY | FAST,
+        (0, 0, 0),
+        "server",
+        "Returns the number of keys in the database.",
+        dbsize,
+    ),
+    cmd(
+        "flushall",
+        -1,
+        WRITE,
+        (0, 0, 0),
+        "server",
+        "Removes all keys from all databases.",
+        flush,
+    ),
+    cmd(
+        "flushdb",
+        -1,
+        WRITE,
+        (0, 0, 0),
+        "server",
+        "Remove all keys from the current database.",
+        flush,
+    ),
 ];
 
 fn del(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
@@ -41,9 +81,9 @@ fn dbsize(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CmdResult {
 
 fn flush(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     if argv.len() > 2
-        || argv.get(1).is_some_and(|mode| {
-            !crate::args::is(mode, "ASYNC") && !crate::args::is(mode, "SYNC")
-        })
+        || argv
+            .get(1)
+            .is_some_and(|mode| !crate::args::is(mode, "ASYNC") && !crate::args::is(mode, "SYNC"))
     {
         return Err(crate::CmdError::Syntax);
     }

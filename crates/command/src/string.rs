@@ -78,7 +78,13 @@ fn set(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
             if expiry != Expiry::None {
                 return Err(CmdError::Syntax);
             }
-            expiry = Expiry::At(expiry_at_ms(ctx.now_ms(), amount, unit_ms, absolute, "set")?);
+            expiry = Expiry::At(expiry_at_ms(
+                ctx.now_ms(),
+                amount,
+                unit_ms,
+                absolute,
+                "set",
+            )?);
             index += 2;
             continue;
         }

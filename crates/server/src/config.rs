@@ -1,0 +1,214 @@
+//! Every setting of a node, with its default, in one place.
+//!
+//! A setting can come from the TOML file given with `--config` and from a
+//! command-line flag of the same name (dashes for underscores); the flag
+//! wins. `CONFIG GET` and `CONFIG SET` see the same settings under Redis's
+//! names where Redis has one.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address the RESP client port listens on.
+    pub client_addr: SocketAddr,
+    /// Directory for this node's files.
+    pub data_dir: PathBuf,
+    /// Password clients must give with AUTH or HELLO; empty means none.
+    pub requirepass: String,
+    /// Memory limit in bytes for data; 0 means no limit. Writes that may
+    /// grow memory fail with -OOM above it (no eviction).
+    pub maxmemory: u64,
+    /// Most clients connected at once.
+    pub maxclients: usize,
+    /// Close a client idle for this many seconds; 0 disables.
+    pub timeout: u64,
+    /// Largest bulk string a client may send, in bytes.
+    pub proto_max_bulk_len: usize,
+    /// Largest unparsed input buffered per client, in bytes.
+    pub client_query_buffer_limit: usize,
+    /// Largest number of arguments in one command.
+    pub proto_max_multibulk_len: usize,
+    /// Largest inline command, in bytes.
+    pub proto_max_inline_len: usize,
+    /// Output a pub/sub subscriber may have pending before it is
+    /// disconnected, in bytes.
+    pub client_output_buffer_limit_pubsub: usize,
+    /// Output a normal client may have pending before it is disconnected,
+    /// in bytes (0 means no limit, as in Redis).
+    pub client_output_buffer_limit_normal: usize,
+    /// Background tasks (active expiry, timeouts) run this many times a second.
+    pub hz: u32,
+    /// Seed for hash tables and random choices; 0 means pick one at start.
+    pub seed: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            client_addr: "127.0.0.1:6379".parse().expect("valid literal address"),
+            data_dir: PathBuf::from("daisy-data"),
+            requirepass: String::new(),
+            maxmemory: 0,
+            maxclients: 10_000,
+            timeout: 0,
+            proto_max_bulk_len: 512 * 1024 * 1024,
+            client_query_buffer_limit: 1024 * 1024 * 1024,
+            proto_max_multibulk_len: 4 * 1024 * 1024,
+            proto_max_inline_len: 64 * 1024,
+            client_output_buffer_limit_pubsub: 32 * 1024 * 1024,
+            client_output_buffer_limit_normal: 0,
+            hz: 10,
+            seed: 0,
+        }
+    }
+}
+
+impl Config {
+    /// Reads a TOML file; unknown keys are an error so typos are caught.
+    pub fn from_toml_file(path: &std::path::Path) -> Result<Config, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
+        toml::from_str(&text).map_err(|e| format!("bad config file {}: {e}", path.display()))
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        if self.maxclients == 0 {
+            return Err("maxclients must be at least 1".into());
+        }
+        if !(1..=500).contains(&self.hz) {
+            return Err("hz must be between 1 and 500".into());
+        }
+        if self.proto_max_bulk_len < 1024 {
+            return Err("proto_max_bulk_len must be at least 1024".into());
+        }
+        if self.proto_max_inline_len < 1024 {
+            return Err("proto_max_inline_len must be at least 1024".into());
+        }
+        if self.proto_max_multibulk_len == 0 {
+            return Err("proto_max_multibulk_len must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    pub fn limits(&self) -> daisy_protocol::Limits {
+        daisy_protocol::Limits {
+            max_bulk_bytes: self.proto_max_bulk_len,
+            max_args: self.proto_max_multibulk_len,
+            max_inline_bytes: self.proto_max_inline_len,
+            max_query_buffer_bytes: self.client_query_buffer_limit,
+        }
+    }
+
+    /// The settings `CONFIG GET` reports: Redis name and current value.
+    pub fn redis_view(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("bind", self.client_addr.ip().to_string()),
+            ("port", self.client_addr.port().to_string()),
+            ("dir", self.data_dir.display().to_string()),
+            ("requirepass", self.requirepass.clone()),
+            ("maxmemory", self.maxmemory.to_string()),
+            ("maxmemory-policy", "noeviction".into()),
+            ("maxclients", self.maxclients.to_string()),
+            ("timeout", self.timeout.to_string()),
+            ("proto-max-bulk-len", self.proto_max_bulk_len.to_string()),
+            (
+                "client-query-buffer-limit",
+                self.client_query_buffer_limit.to_string(),
+            ),
+            (
+                "client-output-buffer-limit",
+                format!(
+                    "normal {} 0 0 pubsub {} 0 0",
+                    self.client_output_buffer_limit_normal, self.client_output_buffer_limit_pubsub
+                ),
+            ),
+            ("hz", self.hz.to_string()),
+            ("databases", "1".into()),
+            ("save", String::new()),
+            ("appendonly", "no".into()),
+        ]
+    }
+
+    /// Applies `CONFIG SET name value` for the settings that can change at
+    /// run time. Returns Redis's error text on failure.
+    pub fn set_by_redis_name(&mut self, name: &str, value: &str) -> Result<(), String> {
+        let mut next = self.clone();
+        let number = |value: &str| -> Result<u64, String> {
+            parse_memory(value).ok_or_else(|| "argument couldn't be parsed into an integer".into())
+        };
+        match name {
+            "requirepass" => next.requirepass = value.to_string(),
+            "maxmemory" => next.maxmemory = number(value)?,
+            "maxclients" => next.maxclients = number(value)? as usize,
+            "timeout" => next.timeout = number(value)?,
+            "proto-max-bulk-len" => next.proto_max_bulk_len = number(value)? as usize,
+            "client-query-buffer-limit" => next.client_query_buffer_limit = number(value)? as usize,
+            "hz" => next.hz = number(value)?.clamp(1, 500) as u32,
+            "maxmemory-policy" if value.eq_ignore_ascii_case("noeviction") => {}
+            "maxmemory-policy" => {
+                return Err("argument(s) must be one of the following: noeviction".into())
+            }
+            "save" if value.is_empty() => {}
+            "appendonly" if value.eq_ignore_ascii_case("no") => {}
+            _ => return Err("Unsupported CONFIG parameter".into()),
+        }
+        next.validate()?;
+        *self = next;
+        Ok(())
+    }
+}
+
+/// Parses a byte count with Redis's units (`100`, `1kb`, `5mb`, `1gb`,
+/// `1k` = 1000, `1kb` = 1024).
+pub fn parse_memory(text: &str) -> Option<u64> {
+    let lower = text.trim().to_ascii_lowercase();
+    let split = lower
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(lower.len());
+    let (digits, unit) = lower.split_at(split);
+    let value: u64 = digits.parse().ok()?;
+    let multiplier: u64 = match unit {
+        "" | "b" => 1,
+        "k" => 1_000,
+        "kb" => 1_024,
+        "m" => 1_000_000,
+        "mb" => 1_024 * 1_024,
+        "g" => 1_000_000_000,
+        "gb" => 1_024 * 1_024 * 1_024,
+        _ => return None,
+    };
+    value.checked_mul(multiplier)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_units() {
+        assert_eq!(parse_memory("100"), Some(100));
+        assert_eq!(parse_memory("1kb"), Some(1024));
+        assert_eq!(parse_memory("2GB"), Some(2 << 30));
+        assert_eq!(parse_memory("1x"), None);
+    }
+
+    #[test]
+    fn toml_round_trip_and_typos_rejected() {
+        let config: Config = toml::from_str("maxmemory = 100\nrequirepass = \"x\"").unwrap();
+        assert_eq!(config.maxmemory, 100);
+        assert!(toml::from_str::<Config>("maxmemroy = 1").is_err());
+    }
+
+    #[test]
+    fn config_set_validates() {
+        let mut config = Config::default();
+        assert!(config.set_by_redis_name("maxmemory", "1mb").is_ok());
+        assert_eq!(config.maxmemory, 1 << 20);
+        assert!(config.set_by_redis_name("hz", "x").is_err());
+        assert!(config.set_by_redis_name("nope", "1").is_err());
+    }
+}
