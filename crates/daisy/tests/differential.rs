@@ -892,9 +892,13 @@ fn normalise(argv: &Argv, reply: Resp, queued: &[Argv]) -> Resp {
 /// RESP3 doubles (everywhere) and numeric bulk strings (in score replies)
 /// become one canonical text; RESP3 sets and maps become sorted.
 fn canonical_doubles(reply: Resp, bulk_scores: bool) -> Resp {
+    // Zero compares by value too: Redis keeps -0 in large sorted sets but
+    // prints small ones' -0 as 0.
     let canon = |value: f64| {
         if value.is_nan() {
             "nan".to_string()
+        } else if value == 0.0 {
+            "0".to_string()
         } else {
             format!("{value}")
         }
