@@ -345,11 +345,6 @@ fn command_error_cases() -> Vec<Case> {
             b"ECHO\ta\r\nECHO\x0bb\r\nECHO\x0cc\r\n".to_vec(),
             None,
         ),
-        case(
-            "NUL byte in an unknown inline command",
-            b"fo\x00o a\r\n".to_vec(),
-            None,
-        ),
     ]
 }
 
@@ -367,6 +362,28 @@ fn malformed_requests_get_redis_protocol_errors_and_close() {
 fn bad_commands_get_redis_errors_and_the_connection_stays_usable() {
     let (mut daisy, mut redis) = servers();
     check_cases(&command_error_cases(), &mut daisy, redis.as_mut());
+}
+
+/// Redis looks for the end of an inline line with `strchr`, so a NUL byte
+/// hides the newline after it: the request never completes and the
+/// connection closes at end of input without a reply. (Kept out of the
+/// token fuzz, so that this one C-string artifact shows up once, here.)
+#[test]
+fn nul_byte_in_an_inline_request_hides_the_newline() {
+    let (mut daisy, mut redis) = servers();
+    let cases = [
+        case(
+            "NUL byte in an inline command",
+            b"fo\x00o a\r\n".to_vec(),
+            Some(b""),
+        ),
+        case(
+            "NUL byte in a multibulk count line",
+            b"*\x001\r\n".to_vec(),
+            Some(b""),
+        ),
+    ];
+    check_cases(&cases, &mut daisy, redis.as_mut());
 }
 
 /// Redis waits for the end of the line before it looks at the type byte;
@@ -598,7 +615,6 @@ fn token_garbage(rng: &mut XorShift) -> Vec<u8> {
         b":",
         b"-",
         b"a\"b",
-        b"\x00",
         b"\xff",
     ];
     let n = 1 + rng.below(24);
