@@ -7,6 +7,7 @@
 
 mod counter;
 pub(crate) mod encoding;
+mod lcs;
 pub(crate) mod long_double;
 mod range;
 
@@ -39,6 +40,7 @@ pub(crate) const COMMANDS: &[CommandSpec] = &[
     cmd("strlen", 2, READONLY | FAST, (1, 1, 1), "string", "Returns the length of a string value.", range::strlen),
     cmd("getrange", 4, READONLY, (1, 1, 1), "string", "Returns a substring of the string stored at a key.", range::getrange),
     cmd("substr", 4, READONLY, (1, 1, 1), "string", "Returns a substring from a string value.", range::getrange),
+    cmd("lcs", -3, READONLY, (1, 2, 1), "string", "Finds the longest common substring.", lcs::lcs),
     cmd("setrange", 4, WRITE | DENYOOM, (1, 1, 1), "string", "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.", range::setrange),
 ];
 

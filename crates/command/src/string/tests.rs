@@ -468,6 +468,50 @@ fn keys_and_values_are_binary_safe() {
     assert_eq!(h.db.get(&key).map(|v| v.kind().name()), Some("string"));
 }
 
+#[test]
+fn lcs_reports_string_length_and_matches() {
+    let mut h = Harness::new();
+    h.run(&["MSET", "key1", "ohmytext", "key2", "mynewtext"]);
+    assert_eq!(h.run(&["LCS", "key1", "key2"]), bulk("mytext"));
+    assert_eq!(h.run(&["LCS", "key1", "key2", "LEN"]), ":6\r\n");
+    assert_eq!(
+        h.run(&["LCS", "key1", "key2", "IDX", "MINMATCHLEN", "4", "WITHMATCHLEN"]),
+        "*4\r\n$7\r\nmatches\r\n*1\r\n*3\r\n*2\r\n:4\r\n:7\r\n*2\r\n:5\r\n:8\r\n:4\r\n$3\r\nlen\r\n:6\r\n"
+    );
+    h.protocol = Protocol::Resp3;
+    assert_eq!(
+        h.run(&["LCS", "key1", "key2", "IDX"]),
+        "%2\r\n$7\r\nmatches\r\n*2\r\n*2\r\n*2\r\n:4\r\n:7\r\n*2\r\n:5\r\n:8\r\n*2\r\n*2\r\n:2\r\n:3\r\n*2\r\n:0\r\n:1\r\n$3\r\nlen\r\n:6\r\n"
+    );
+    h.protocol = Protocol::Resp2;
+    assert_eq!(h.run(&["LCS", "key1", "nokey"]), bulk(""));
+}
+
+#[test]
+fn lcs_errors() {
+    let mut h = Harness::new();
+    h.run(&["MSET", "a", "abc", "b", "abd"]);
+    assert_eq!(h.run(&["LCS", "a", "b", "FOO"]), "-ERR syntax error\r\n");
+    assert_eq!(
+        h.run(&["LCS", "a", "b", "MINMATCHLEN"]),
+        "-ERR syntax error\r\n"
+    );
+    assert_eq!(
+        h.run(&["LCS", "a", "b", "IDX", "LEN"]),
+        "-ERR If you want both the length and indexes, please just use IDX.\r\n"
+    );
+    put_list(&mut h, "l");
+    assert_eq!(
+        h.run(&["LCS", "a", "l", "FOO"]),
+        "-ERR The specified keys must contain string values\r\n"
+    );
+    h.settings.max_string_bytes = 63;
+    assert_eq!(
+        h.run(&["LCS", "a", "b"]),
+        "-ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len\r\n"
+    );
+}
+
 /// Replays `DAISY_REPLAY_IN` (one command a line, shell-quoted with
 /// single quotes only) and writes each raw reply to `DAISY_REPLAY_OUT`.
 #[test]
