@@ -3,6 +3,8 @@
 //! key reads as an empty string; strings grow (zero-padded) up to
 //! `Settings::max_string_bytes`.
 
+mod bitfield;
+
 use bytes::Bytes;
 use daisy_keyspace::Value;
 
@@ -18,6 +20,8 @@ pub(crate) const COMMANDS: &[CommandSpec] = &[
     cmd("bitcount", -2, READONLY, (1, 1, 1), "bitmap", "Counts the number of set bits (population counting) in a string.", bitcount),
     cmd("bitpos", -3, READONLY, (1, 1, 1), "bitmap", "Finds the first set (1) or clear (0) bit in a string.", bitpos),
     cmd("bitop", -4, WRITE | DENYOOM, (2, -1, 1), "bitmap", "Performs bitwise operations on multiple strings, and stores the result.", bitop),
+    cmd("bitfield", -2, WRITE | DENYOOM, (1, 1, 1), "bitmap", "Performs arbitrary bitfield integer operations on strings.", bitfield::bitfield),
+    cmd("bitfield_ro", -2, READONLY | FAST, (1, 1, 1), "bitmap", "Performs arbitrary read-only bitfield integer operations on strings.", bitfield::bitfield_ro),
 ];
 
 const BAD_OFFSET: &str = "ERR bit offset is not an integer or out of range";
@@ -26,7 +30,14 @@ const BAD_BIT: &str = "ERR bit is not an integer or out of range";
 /// A bit offset: a non-negative integer whose byte is below the largest
 /// string size.
 fn parse_bit_offset(ctx: &Ctx<'_>, arg: &[u8]) -> Result<u64, CmdError> {
-    match parse_i64_opt(arg) {
+    parse_offset_with_limit(ctx, arg, 1)
+}
+
+/// `arg * scale` as a bit offset (BITFIELD's `#n` form scales by the field
+/// width), with Redis's checks.
+fn parse_offset_with_limit(ctx: &Ctx<'_>, arg: &[u8], scale: i64) -> Result<u64, CmdError> {
+    let offset = parse_i64_opt(arg).map(|offset| offset.wrapping_mul(scale));
+    match offset {
         Some(offset)
             if offset >= 0 && ((offset >> 3) as u64) < ctx.settings.max_string_bytes as u64 =>
         {

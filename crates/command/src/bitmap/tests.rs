@@ -274,3 +274,105 @@ fn bitop_errors() {
         "-ERR wrong number of arguments for 'bitop' command\r\n"
     );
 }
+
+#[test]
+fn bitfield_reads_writes_and_overflows() {
+    let mut h = Harness::new();
+    assert_eq!(
+        h.run(&["BITFIELD", "bf", "SET", "i8", "0", "100", "GET", "i8", "0"]),
+        "*2\r\n:0\r\n:100\r\n"
+    );
+    assert_eq!(h.effects_text(), vec!["BITFIELD bf SET i8 0 100 GET i8 0"]);
+    assert_eq!(
+        h.run(&["BITFIELD", "bf", "INCRBY", "i8", "0", "100"]),
+        "*1\r\n:-56\r\n"
+    );
+    assert_eq!(
+        h.run(&[
+            "BITFIELD", "bf", "OVERFLOW", "SAT", "INCRBY", "i8", "0", "-1000", "INCRBY", "i8", "0",
+            "1000"
+        ]),
+        "*2\r\n:-128\r\n:127\r\n"
+    );
+    assert_eq!(
+        h.run(&["BITFIELD", "bf", "OVERFLOW", "FAIL", "INCRBY", "i8", "0", "1", "GET", "i8", "0"]),
+        "*2\r\n$-1\r\n:127\r\n"
+    );
+    // An unsigned field reads a negative SET value as a huge number.
+    assert_eq!(
+        h.run(&["BITFIELD", "bf", "OVERFLOW", "SAT", "SET", "u8", "8", "-1", "GET", "u8", "8"]),
+        "*2\r\n:0\r\n:255\r\n"
+    );
+    assert_eq!(
+        h.run(&["BITFIELD", "bf", "SET", "u4", "#5", "15", "GET", "u8", "#2"]),
+        "*2\r\n:0\r\n:15\r\n"
+    );
+    assert_eq!(
+        h.run(&["BITFIELD", "bf", "SET", "i64", "64", "-5", "GET", "u63", "64"]),
+        "*2\r\n:0\r\n:9223372036854775805\r\n"
+    );
+    assert_eq!(h.run(&["STRLEN", "bf"]), int(16));
+    // Reads past the end are zeros and never grow the string.
+    assert_eq!(
+        h.run(&["BITFIELD", "bf", "GET", "u8", "1000000"]),
+        "*1\r\n:0\r\n"
+    );
+    assert!(h.effects.is_empty());
+    assert_eq!(
+        h.run(&["BITFIELD_RO", "bf", "GET", "i8", "0"]),
+        "*1\r\n:127\r\n"
+    );
+    assert_eq!(
+        h.run(&["BITFIELD", "nokey", "GET", "u8", "0"]),
+        "*1\r\n:0\r\n"
+    );
+    assert_eq!(h.run(&["EXISTS", "nokey"]), int(0));
+    // A failed write still creates the string up to the field.
+    assert_eq!(
+        h.run(&["BITFIELD", "grown", "OVERFLOW", "FAIL", "INCRBY", "u2", "100", "10"]),
+        "*1\r\n$-1\r\n"
+    );
+    assert_eq!(h.run(&["STRLEN", "grown"]), int(13));
+}
+
+#[test]
+fn bitfield_errors() {
+    let mut h = Harness::new();
+    let bad_type = "-ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is.\r\n";
+    for field_type in ["u64", "i65", "I8", "i0", "x8", "i"] {
+        assert_eq!(
+            h.run(&["BITFIELD", "bf", "GET", field_type, "0"]),
+            bad_type,
+            "{field_type}"
+        );
+    }
+    let bad_offset = "-ERR bit offset is not an integer or out of range\r\n";
+    assert_eq!(h.run(&["BITFIELD", "bf", "GET", "u8", "#-1"]), bad_offset);
+    assert_eq!(
+        h.run(&["BITFIELD", "bf", "GET", "u8", "4294967296"]),
+        bad_offset
+    );
+    assert_eq!(h.run(&["BITFIELD", "bf", "GET", "u8", "#"]), bad_offset);
+    assert_eq!(
+        h.run(&["BITFIELD", "bf", "OVERFLOW", "foo"]),
+        "-ERR Invalid OVERFLOW type specified\r\n"
+    );
+    assert_eq!(
+        h.run(&["BITFIELD", "bf", "SET", "i8", "0"]),
+        "-ERR syntax error\r\n"
+    );
+    assert_eq!(h.run(&["BITFIELD", "bf", "FOO"]), "-ERR syntax error\r\n");
+    assert_eq!(
+        h.run(&["BITFIELD", "bf", "SET", "i8", "0", "x"]),
+        "-ERR value is not an integer or out of range\r\n"
+    );
+    assert_eq!(
+        h.run(&["BITFIELD_RO", "bf", "SET", "u8", "0", "1"]),
+        "-ERR BITFIELD_RO only supports the GET subcommand\r\n"
+    );
+    assert_eq!(h.db.len(), 0, "no error wrote anything");
+    put_list(&mut h, "l");
+    assert_eq!(h.run(&["BITFIELD", "l", "GET", "u8", "0"]), WRONGTYPE);
+    assert_eq!(h.run(&["BITFIELD", "l", "SET", "u8", "0", "1"]), WRONGTYPE);
+    assert_eq!(h.run(&["BITFIELD", "bf"]), "*0\r\n");
+}
