@@ -8,6 +8,7 @@
 mod expire;
 mod object;
 mod scan;
+mod sort;
 
 use bytes::Bytes;
 use daisy_keyspace::Value;
@@ -15,7 +16,7 @@ use daisy_keyspace::Value;
 use crate::args::{is, parse_i64_opt};
 use crate::flags::*;
 use crate::string::encoding;
-use crate::{cmd, CmdError, CmdResult, CommandSpec, Ctx, Flow};
+use crate::{cmd, CmdError, CmdResult, CommandSpec, Ctx, Flow, Handler, KeySpec};
 
 pub(crate) const COMMANDS: &[CommandSpec] = &[
     cmd("del", -2, WRITE, (1, -1, 1), "generic", "Deletes one or more keys.", del),
@@ -39,6 +40,16 @@ pub(crate) const COMMANDS: &[CommandSpec] = &[
     cmd("pexpiretime", 2, READONLY | FAST, (1, 1, 1), "generic", "Returns the expiration time of a key as a Unix milliseconds timestamp.", expire::pexpiretime),
     cmd("persist", 2, WRITE | FAST, (1, 1, 1), "generic", "Removes the expiration time of a key.", expire::persist),
     cmd("object", -2, READONLY, (2, 2, 1), "generic", "A container for object introspection commands.", object::object),
+    CommandSpec {
+        name: "sort",
+        arity: -2,
+        flags: WRITE | DENYOOM,
+        keys: KeySpec::Find(sort::keys),
+        group: "generic",
+        summary: "Sorts the elements in a list, a set, or a sorted set, optionally storing the result.",
+        handler: Handler::Data(sort::sort),
+    },
+    cmd("sort_ro", -2, READONLY, (1, 1, 1), "generic", "Returns the sorted elements of a list, a set, or a sorted set.", sort::sort_ro),
     cmd("dbsize", 1, READONLY | FAST, (0, 0, 0), "server", "Returns the number of keys in the database.", dbsize),
     cmd("flushall", -1, WRITE, (0, 0, 0), "server", "Removes all keys from all databases.", flush),
     cmd("flushdb", -1, WRITE, (0, 0, 0), "server", "Remove all keys from the current database.", flush),

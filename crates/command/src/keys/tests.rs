@@ -1,5 +1,7 @@
 use std::collections::BTreeSet;
 
+use bytes::Bytes;
+
 use daisy_keyspace::{CompactBytes, Value};
 use daisy_protocol::Protocol;
 
@@ -426,4 +428,175 @@ fn flush_commands() {
     h.run(&["SET", "a", "1"]);
     assert_eq!(h.run(&["FLUSHALL"]), "+OK\r\n");
     assert_eq!(h.run(&["DBSIZE"]), ":0\r\n");
+}
+
+fn put_list_items(h: &mut Harness, key: &str, items: &[&str]) {
+    let list = items
+        .iter()
+        .map(|item| CompactBytes::new(item.as_bytes()))
+        .collect();
+    h.db.set(key.as_bytes(), Value::List(Box::new(list)), false);
+}
+
+fn put_set(h: &mut Harness, key: &str, members: &[&str]) {
+    let mut value = Value::new_set(h.db.seed());
+    if let Value::Set(set) = &mut value {
+        for member in members {
+            set.insert(CompactBytes::new(member.as_bytes()), ());
+        }
+    }
+    h.db.set(key.as_bytes(), value, false);
+}
+
+fn put_zset(h: &mut Harness, key: &str, entries: &[(f64, &str)]) {
+    let mut value = Value::new_zset(h.db.seed());
+    if let Value::ZSet(zset) = &mut value {
+        for (score, member) in entries {
+            zset.insert(member.as_bytes(), *score);
+        }
+    }
+    h.db.set(key.as_bytes(), value, false);
+}
+
+fn put_hash(h: &mut Harness, key: &str, fields: &[(&str, &str)]) {
+    let mut value = Value::new_hash(h.db.seed());
+    if let Value::Hash(hash) = &mut value {
+        for (field, text) in fields {
+            hash.insert(
+                CompactBytes::new(field.as_bytes()),
+                CompactBytes::new(text.as_bytes()),
+            );
+        }
+    }
+    h.db.set(key.as_bytes(), value, false);
+}
+
+fn sorted(h: &mut Harness, args: &[&str]) -> Vec<String> {
+    let mut argv = vec!["SORT"];
+    argv.extend_from_slice(args);
+    bulks(&h.run(&argv))
+}
+
+#[test]
+fn sort_numbers_and_text() {
+    let mut h = Harness::new();
+    put_list_items(&mut h, "l", &["3", "1", "2", "10", "-5", "1.5", "2"]);
+    assert_eq!(
+        sorted(&mut h, &["l"]),
+        ["-5", "1", "1.5", "2", "2", "3", "10"]
+    );
+    assert_eq!(
+        sorted(&mut h, &["l", "DESC", "LIMIT", "1", "3"]),
+        ["3", "2", "2"]
+    );
+    assert_eq!(
+        sorted(&mut h, &["l", "ALPHA"]),
+        ["-5", "1", "1.5", "10", "2", "2", "3"]
+    );
+    assert_eq!(sorted(&mut h, &["l", "LIMIT", "-5", "2"]), ["-5", "1"]);
+    assert_eq!(h.run(&["SORT", "l", "LIMIT", "100", "5"]), "*0\r\n");
+    assert_eq!(h.run(&["SORT", "nokey"]), "*0\r\n");
+    put_set(&mut h, "s", &["5", "3", "9", "1"]);
+    assert_eq!(
+        sorted(&mut h, &["s", "DESC", "LIMIT", "0", "2"]),
+        ["9", "5"]
+    );
+    put_zset(&mut h, "z", &[(3.0, "c"), (1.0, "a"), (2.0, "b")]);
+    assert_eq!(sorted(&mut h, &["z", "ALPHA", "DESC"]), ["c", "b", "a"]);
+    assert_eq!(
+        h.run(&["SORT", "z"]),
+        "-ERR One or more scores can't be converted into double\r\n"
+    );
+    assert!(h.effects.is_empty());
+}
+
+#[test]
+fn sort_by_and_get_patterns() {
+    let mut h = Harness::new();
+    put_list_items(&mut h, "words", &["banana", "apple", "cherry"]);
+    h.run(&["MSET", "w_banana", "3", "w_apple", "1", "w_cherry", "2"]);
+    assert_eq!(
+        sorted(&mut h, &["words", "BY", "w_*"]),
+        ["apple", "cherry", "banana"]
+    );
+    assert_eq!(
+        sorted(&mut h, &["words", "BY", "nosort", "DESC"]),
+        ["cherry", "apple", "banana"]
+    );
+    assert_eq!(
+        h.run(&["SORT", "words", "BY", "w_*", "GET", "#", "GET", "w_*", "GET", "nostar"]),
+        "*9\r\n$5\r\napple\r\n$1\r\n1\r\n$-1\r\n$6\r\ncherry\r\n$1\r\n2\r\n$-1\r\n$6\r\nbanana\r\n$1\r\n3\r\n$-1\r\n"
+    );
+    put_hash(&mut h, "h_banana", &[("f", "10")]);
+    put_hash(&mut h, "h_apple", &[("f", "20")]);
+    // Missing BY values sort as 0.
+    assert_eq!(
+        sorted(&mut h, &["words", "BY", "h_*->f", "GET", "h_*->f"]),
+        ["10", "20"],
+        "the cherry has no value and is answered as null"
+    );
+    assert_eq!(
+        sorted(&mut h, &["words", "BY", "h_*->f"]),
+        ["cherry", "banana", "apple"]
+    );
+}
+
+#[test]
+fn sort_store_records_the_result() {
+    let mut h = Harness::new();
+    put_list_items(&mut h, "l", &["2", "1", "3"]);
+    h.run(&["SET", "dst", "old", "EX", "100"]);
+    assert_eq!(h.run(&["SORT", "l", "DESC", "STORE", "dst"]), ":3\r\n");
+    assert_eq!(h.effects_text(), vec!["DEL dst", "RPUSH dst 3 2 1"]);
+    assert_eq!(h.run(&["TYPE", "dst"]), "+list\r\n");
+    assert_eq!(h.run(&["TTL", "dst"]), ":-1\r\n");
+    assert_eq!(
+        h.run(&["SORT", "l", "GET", "nostar", "STORE", "dst"]),
+        ":3\r\n"
+    );
+    assert_eq!(h.effects_text(), vec!["DEL dst", "RPUSH dst   "]);
+    assert_eq!(h.run(&["SORT", "nokey", "STORE", "dst"]), ":0\r\n");
+    assert_eq!(h.effects_text(), vec!["DEL dst"]);
+    assert_eq!(h.run(&["EXISTS", "dst"]), ":0\r\n");
+    assert_eq!(h.run(&["SORT", "nokey", "STORE", "dst"]), ":0\r\n");
+    assert!(h.effects.is_empty());
+    // A set stored without sorting is sorted ALPHA, for a stable result.
+    put_set(&mut h, "s", &["b", "c", "a"]);
+    assert_eq!(
+        h.run(&["SORT", "s", "BY", "nosort", "STORE", "dst"]),
+        ":3\r\n"
+    );
+    assert_eq!(h.effects_text(), vec!["RPUSH dst a b c"]);
+}
+
+#[test]
+fn sort_errors_and_keys() {
+    let mut h = Harness::new();
+    put_list_items(&mut h, "l", &["1"]);
+    h.run(&["SET", "str", "x"]);
+    let syntax = "-ERR syntax error\r\n";
+    assert_eq!(
+        h.run(&["SORT", "str"]),
+        "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
+    );
+    assert_eq!(
+        h.run(&["SORT", "str", "FOO"]),
+        syntax,
+        "options are read before the type"
+    );
+    assert_eq!(h.run(&["SORT", "l", "LIMIT", "1"]), syntax);
+    assert_eq!(h.run(&["SORT", "l", "STORE"]), syntax);
+    assert_eq!(h.run(&["SORT_RO", "l", "STORE", "dst"]), syntax);
+    assert_eq!(
+        h.run(&["SORT", "l", "LIMIT", "a", "1"]),
+        "-ERR value is not an integer or out of range\r\n"
+    );
+    let spec = crate::lookup(b"sort").expect("sort is in the table");
+    let argv: Vec<Bytes> = [
+        "SORT", "src", "LIMIT", "0", "1", "GET", "store", "STORE", "a", "STORE", "b",
+    ]
+    .iter()
+    .map(|a| Bytes::copy_from_slice(a.as_bytes()))
+    .collect();
+    assert_eq!(spec.key_indices(&argv), vec![1, 10]);
 }

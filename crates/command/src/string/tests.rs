@@ -531,7 +531,12 @@ fn replay_script() {
         if argv.is_empty() {
             continue;
         }
-        let reply = h.run_bytes(&argv);
+        let reply = if argv[0].starts_with(b"!") {
+            preload(&mut h, &argv);
+            String::new()
+        } else {
+            h.run_bytes(&argv)
+        };
         out.push_str(
             &reply
                 .bytes()
@@ -541,6 +546,50 @@ fn replay_script() {
         out.push('\n');
     }
     std::fs::write(output, out).unwrap();
+}
+
+/// `!LIST key items...`, `!SET key members...`, `!ZSET key score member ...`,
+/// `!HASH key field value ...`: builds values the string family cannot.
+fn preload(h: &mut Harness, argv: &[Bytes]) {
+    use daisy_keyspace::{CompactBytes, Value};
+    let key = &argv[1];
+    let seed = h.db.seed();
+    let value = match &argv[0][..] {
+        b"!LIST" => Value::List(Box::new(
+            argv[2..].iter().map(|a| CompactBytes::new(a)).collect(),
+        )),
+        b"!SET" => {
+            let mut v = Value::new_set(seed);
+            if let Value::Set(set) = &mut v {
+                for m in &argv[2..] {
+                    set.insert(CompactBytes::new(m), ());
+                }
+            }
+            v
+        }
+        b"!ZSET" => {
+            let mut v = Value::new_zset(seed);
+            if let Value::ZSet(z) = &mut v {
+                for pair in argv[2..].chunks(2) {
+                    z.insert(
+                        &pair[1],
+                        std::str::from_utf8(&pair[0]).unwrap().parse().unwrap(),
+                    );
+                }
+            }
+            v
+        }
+        _ => {
+            let mut v = Value::new_hash(seed);
+            if let Value::Hash(hash) = &mut v {
+                for pair in argv[2..].chunks(2) {
+                    hash.insert(CompactBytes::new(&pair[0]), CompactBytes::new(&pair[1]));
+                }
+            }
+            v
+        }
+    };
+    h.db.set(key, value, false);
 }
 
 fn split(line: &str) -> Vec<Vec<u8>> {
