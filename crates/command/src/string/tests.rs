@@ -1,9 +1,8 @@
 use bytes::Bytes;
-
-use crate::testing::Harness;
-
 use daisy_keyspace::{CompactBytes, Value};
 use daisy_protocol::Protocol;
+
+use crate::testing::Harness;
 
 const NOW_MS: u64 = 1_700_000_000_000;
 const WRONGTYPE: &str = "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n";
@@ -510,114 +509,4 @@ fn lcs_errors() {
         h.run(&["LCS", "a", "b"]),
         "-ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len\r\n"
     );
-}
-
-/// Replays `DAISY_REPLAY_IN` (one command a line, shell-quoted with
-/// single quotes only) and writes each raw reply to `DAISY_REPLAY_OUT`.
-#[test]
-#[ignore]
-fn replay_script() {
-    let (Ok(input), Ok(output)) = (
-        std::env::var("DAISY_REPLAY_IN"),
-        std::env::var("DAISY_REPLAY_OUT"),
-    ) else {
-        return;
-    };
-    let text = std::fs::read_to_string(input).unwrap();
-    let mut h = Harness::new();
-    let mut out = String::new();
-    for line in text.lines() {
-        let argv: Vec<Bytes> = split(line).into_iter().map(Bytes::from).collect();
-        if argv.is_empty() {
-            continue;
-        }
-        let reply = if argv[0].starts_with(b"!") {
-            preload(&mut h, &argv);
-            String::new()
-        } else {
-            h.run_bytes(&argv)
-        };
-        out.push_str(
-            &reply
-                .bytes()
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>(),
-        );
-        out.push('\n');
-    }
-    std::fs::write(output, out).unwrap();
-}
-
-/// `!LIST key items...`, `!SET key members...`, `!ZSET key score member ...`,
-/// `!HASH key field value ...`: builds values the string family cannot.
-fn preload(h: &mut Harness, argv: &[Bytes]) {
-    use daisy_keyspace::{CompactBytes, Value};
-    let key = &argv[1];
-    let seed = h.db.seed();
-    let value = match &argv[0][..] {
-        b"!LIST" => Value::List(Box::new(
-            argv[2..].iter().map(|a| CompactBytes::new(a)).collect(),
-        )),
-        b"!SET" => {
-            let mut v = Value::new_set(seed);
-            if let Value::Set(set) = &mut v {
-                for m in &argv[2..] {
-                    set.insert(CompactBytes::new(m), ());
-                }
-            }
-            v
-        }
-        b"!ZSET" => {
-            let mut v = Value::new_zset(seed);
-            if let Value::ZSet(z) = &mut v {
-                for pair in argv[2..].chunks(2) {
-                    z.insert(
-                        &pair[1],
-                        std::str::from_utf8(&pair[0]).unwrap().parse().unwrap(),
-                    );
-                }
-            }
-            v
-        }
-        _ => {
-            let mut v = Value::new_hash(seed);
-            if let Value::Hash(hash) = &mut v {
-                for pair in argv[2..].chunks(2) {
-                    hash.insert(CompactBytes::new(&pair[0]), CompactBytes::new(&pair[1]));
-                }
-            }
-            v
-        }
-    };
-    h.db.set(key, value, false);
-}
-
-fn split(line: &str) -> Vec<Vec<u8>> {
-    let mut args = Vec::new();
-    let mut current = Vec::new();
-    let mut in_quote = false;
-    let mut has = false;
-    for c in line.bytes() {
-        if in_quote {
-            if c == b'\'' {
-                in_quote = false;
-            } else {
-                current.push(c);
-            }
-        } else if c == b'\'' {
-            in_quote = true;
-            has = true;
-        } else if c == b' ' {
-            if has || !current.is_empty() {
-                args.push(std::mem::take(&mut current));
-                has = false;
-            }
-        } else {
-            current.push(c);
-        }
-    }
-    if has || !current.is_empty() {
-        args.push(current);
-    }
-    args
 }
