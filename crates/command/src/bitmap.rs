@@ -73,17 +73,17 @@ fn setbit(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
             false
         }
         Some(value) => {
+            // Redis 7.0 rewrites the value (making it `raw`) and counts
+            // the key as modified even when the bit does not change.
             let old = bit_at(value, offset);
-            if old != on || value.len() <= byte {
-                let value = get_str_mut(ctx.db, key)?.expect("the key was just read");
-                encoding::edit(value, |bytes| {
-                    if bytes.len() <= byte {
-                        bytes.resize(byte + 1, 0);
-                    }
-                    write_bit(bytes, offset, on);
-                });
-                ctx.propagate_verbatim();
-            }
+            let value = get_str_mut(ctx.db, key)?.expect("the key was just read");
+            encoding::edit(value, |bytes| {
+                if bytes.len() <= byte {
+                    bytes.resize(byte + 1, 0);
+                }
+                write_bit(bytes, offset, on);
+            });
+            ctx.propagate_verbatim();
             old
         }
     };

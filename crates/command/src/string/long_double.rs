@@ -8,7 +8,8 @@
 //! format exactly: correctly rounded parsing, correctly rounded addition
 //! (round half to even) and exact decimal printing.
 //!
-//! Hexadecimal float syntax, which `strtold` also accepts, is rejected.
+//! Hexadecimal floats (`0x1.8p3`), which `strtold` also reads, are
+//! accepted too.
 
 use std::cmp::Ordering;
 
@@ -75,6 +76,12 @@ impl LongDouble {
         };
         if body.eq_ignore_ascii_case(b"inf") || body.eq_ignore_ascii_case(b"infinity") {
             return Some(LongDouble::infinity(negative));
+        }
+        if let Some(hex) = body
+            .strip_prefix(b"0x")
+            .or_else(|| body.strip_prefix(b"0X"))
+        {
+            return parse_hex(hex, negative);
         }
         let decimal = Decimal::parse(body)?;
         decimal.to_long_double(negative)
@@ -192,6 +199,74 @@ impl LongDouble {
     }
 }
 
+/// `strtold`'s hexadecimal form after the `0x`: hex digits with an
+/// optional point, then an optional binary exponent `p[+-]digits`.
+fn parse_hex(text: &[u8], negative: bool) -> Option<LongDouble> {
+    let hex_digit = |index: usize| text.get(index).and_then(|&b| char::from(b).to_digit(16));
+    let mut value = Big::from_u128(0);
+    let mut exponent: i64 = 0;
+    let mut saw_digit = false;
+    let mut index = 0;
+    while let Some(digit) = hex_digit(index) {
+        value.multiply_add(16, digit);
+        saw_digit = true;
+        index += 1;
+    }
+    if text.get(index) == Some(&b'.') {
+        index += 1;
+        while let Some(digit) = hex_digit(index) {
+            value.multiply_add(16, digit);
+            exponent -= 4;
+            saw_digit = true;
+            index += 1;
+        }
+    }
+    if !saw_digit {
+        return None;
+    }
+    if matches!(text.get(index), Some(b'p' | b'P')) {
+        let (written, end) = parse_exponent(text, index + 1)?;
+        exponent += written;
+        index = end;
+    }
+    if index != text.len() {
+        return None;
+    }
+    if value.is_zero() {
+        return Some(LongDouble::zero(negative));
+    }
+    let (mantissa, shift, sticky) = value.top_bits();
+    let result = round(negative, mantissa, exponent + shift, sticky);
+    (result.is_finite() && result.mantissa != 0).then_some(result)
+}
+
+/// An exponent `[+-]digits` starting at `index`, saturated far beyond any
+/// representable value; `None` without digits. Returns it and the index
+/// after it.
+fn parse_exponent(text: &[u8], mut index: usize) -> Option<(i64, usize)> {
+    let negative = match text.get(index) {
+        Some(b'-') => {
+            index += 1;
+            true
+        }
+        Some(b'+') => {
+            index += 1;
+            false
+        }
+        _ => false,
+    };
+    let start = index;
+    let mut written: i64 = 0;
+    while let Some(&byte) = text.get(index).filter(|b| b.is_ascii_digit()) {
+        written = (written * 10 + i64::from(byte - b'0')).min(1_000_000_000);
+        index += 1;
+    }
+    if index == start {
+        return None;
+    }
+    Some((if negative { -written } else { written }, index))
+}
+
 /// C's `isspace` in the "C" locale.
 fn is_c_space(byte: u8) -> bool {
     matches!(byte, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
@@ -289,29 +364,9 @@ impl Decimal {
             return None;
         }
         if matches!(text.get(index), Some(b'e' | b'E')) {
-            index += 1;
-            let exponent_negative = match text.get(index) {
-                Some(b'-') => {
-                    index += 1;
-                    true
-                }
-                Some(b'+') => {
-                    index += 1;
-                    false
-                }
-                _ => false,
-            };
-            let start = index;
-            let mut written: i64 = 0;
-            while let Some(&byte) = text.get(index).filter(|b| b.is_ascii_digit()) {
-                // Saturate: anything this large is out of range anyway.
-                written = (written * 10 + i64::from(byte - b'0')).min(1_000_000_000);
-                index += 1;
-            }
-            if index == start {
-                return None;
-            }
-            exponent += if exponent_negative { -written } else { written };
+            let (written, end) = parse_exponent(text, index + 1)?;
+            exponent += written;
+            index = end;
         }
         if index != text.len() {
             return None;
@@ -585,6 +640,12 @@ mod tests {
         assert!(LongDouble::parse(b"abc").is_none());
         assert!(LongDouble::parse(b".").is_none());
         assert!(LongDouble::parse(b"1e5000").is_none());
+        assert_eq!(text("0x10"), "16");
+        assert_eq!(text("-0X1.8p1"), "-3");
+        assert_eq!(text("0x.8"), "0.5");
+        assert!(LongDouble::parse(b"0x").is_none());
+        assert!(LongDouble::parse(b"0x1p").is_none());
+        assert!(LongDouble::parse(b"0x1g").is_none());
         assert!(LongDouble::parse(b"1e-5000").is_none());
         assert!(!LongDouble::parse(b"-inf").unwrap().is_finite());
         assert_eq!(text("+.5"), "0.5");

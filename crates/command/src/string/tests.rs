@@ -299,6 +299,11 @@ fn incrbyfloat_uses_long_double_text() {
     assert_eq!(h.run(&["INCRBYFLOAT", "new", "3"]), bulk("3"));
     assert_eq!(h.run(&["OBJECT", "ENCODING", "new"]), bulk("embstr"));
     assert_eq!(h.run(&["INCRBYFLOAT", "new", "-3"]), bulk("0"));
+    assert_eq!(
+        h.run(&["INCRBYFLOAT", "new", "0x1.8p1"]),
+        bulk("3"),
+        "strtold reads hex"
+    );
     h.run(&["PEXPIRE", "new", "5000"]);
     h.run(&["INCRBYFLOAT", "new", "1"]);
     assert_eq!(
@@ -313,7 +318,7 @@ fn incrbyfloat_errors() {
     let mut h = Harness::new();
     let not_float = "-ERR value is not a valid float\r\n";
     h.run(&["SET", "f", "1"]);
-    for bad in ["abc", " 1", "1 ", "", "nan", "1e", "0x10", "1e5000"] {
+    for bad in ["abc", " 1", "1 ", "", "nan", "1e", "0x", "0x1p", "1e5000"] {
         assert_eq!(
             h.run(&["INCRBYFLOAT", "f", bad]),
             not_float,
