@@ -1,6 +1,7 @@
 //! Generic key commands: existence, deletion, renaming and copying, type,
-//! iteration (`scan`: KEYS, SCAN, RANDOMKEY), expiry (`expire`) and
-//! introspection (`object`). Keys are binary-safe byte strings.
+//! iteration (`scan`: KEYS, SCAN, RANDOMKEY), expiry (`expire`),
+//! introspection (`object`) and SORT (`sort`). Keys are binary-safe byte
+//! strings.
 //!
 //! Only database 0 exists: `COPY ... DB 0` works, any other index is out
 //! of range.
