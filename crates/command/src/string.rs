@@ -1,5 +1,6 @@
 //! String commands: whole-value reads and writes (GET, SET and its
-//! variants, MGET, MSET), counters (`counter`) and byte ranges (`range`).
+//! variants, MGET, MSET), counters (`counter`), byte ranges (`range`) and
+//! the longest common subsequence (`lcs`).
 //!
 //! Every write records a deterministic effect: relative expiry times are
 //! rewritten as `SET key value PXAT ms` or `PEXPIREAT key ms`, GETDEL as
