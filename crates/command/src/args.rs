@@ -52,32 +52,15 @@ pub fn parse_count(arg: &[u8], error: CmdError) -> Result<usize, CmdError> {
     }
 }
 
-/// A double as Redis reads it: decimal or exponent forms, `inf`, `-inf`,
-/// `+inf`; no spaces, no NaN.
+/// A double as Redis's `string2d` reads it (C's `strtod` on the whole
+/// argument): decimal, exponent and hex forms, `inf`; no spaces, no NaN,
+/// no overflow.
 pub fn parse_f64(arg: &[u8]) -> Result<f64, CmdError> {
     parse_f64_opt(arg).ok_or(CmdError::NotFloat)
 }
 
 pub fn parse_f64_opt(arg: &[u8]) -> Option<f64> {
-    let text = std::str::from_utf8(arg).ok()?;
-    if text.is_empty() || text.starts_with(|c: char| c.is_ascii_whitespace()) {
-        return None;
-    }
-    let lower = text.to_ascii_lowercase();
-    let value = match lower.as_str() {
-        "inf" | "+inf" | "infinity" | "+infinity" => f64::INFINITY,
-        "-inf" | "-infinity" => f64::NEG_INFINITY,
-        _ => {
-            if !lower
-                .bytes()
-                .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'-' | b'+'))
-            {
-                return None;
-            }
-            lower.parse::<f64>().ok()?
-        }
-    };
-    (!value.is_nan()).then_some(value)
+    crate::zset_float::parse_double(arg)
 }
 
 /// A blocking-command timeout in seconds (fractions allowed), as an
@@ -85,11 +68,15 @@ pub fn parse_f64_opt(arg: &[u8]) -> Option<f64> {
 pub fn parse_timeout_deadline(arg: &[u8], now_ms: u64) -> Result<Option<u64>, CmdError> {
     let seconds = parse_f64_opt(arg)
         .filter(|s| s.is_finite())
-        .ok_or(CmdError::Static("ERR timeout is not a float or out of range"))?;
-    if seconds < 0.0 {
+        .ok_or(CmdError::Static(
+            "ERR timeout is not a float or out of range",
+        ))?;
+    // Redis rounds up to whole milliseconds before checking the sign, so a
+    // tiny negative timeout is 0 (wait forever) and a tiny positive one 1ms.
+    let ms = (seconds * 1000.0).ceil();
+    if ms < 0.0 {
         return Err(CmdError::Static("ERR timeout is negative"));
     }
-    let ms = (seconds * 1000.0).ceil();
     if ms > (i64::MAX / 2) as f64 {
         return Err(CmdError::Static("ERR timeout is out of range"));
     }
@@ -129,7 +116,11 @@ pub fn resolve_range(start: i64, stop: i64, len: usize) -> Option<(usize, usize)
 /// decimal notation, at most 17 significant digits, no trailing zeros.
 pub fn format_long_double(value: f64) -> String {
     if value.is_infinite() {
-        return if value > 0.0 { "inf".into() } else { "-inf".into() };
+        return if value > 0.0 {
+            "inf".into()
+        } else {
+            "-inf".into()
+        };
     }
     let text = format!("{value:.17}");
     let text = if text.contains('.') {
@@ -169,7 +160,7 @@ mod tests {
         assert!(parse_f64(b"nan").is_err());
         assert!(parse_f64(b"").is_err());
         assert!(parse_f64(b" 1").is_err());
-        assert!(parse_f64(b"0x10").is_err());
+        assert_eq!(parse_f64(b"0x10"), Ok(16.0));
     }
 
     #[test]

@@ -14,7 +14,10 @@ pub enum CmdError {
     NoSuchKey,
     IndexOutOfRange,
     WrongArity(String),
-    UnknownSubcommand { command: String, subcommand: String },
+    UnknownSubcommand {
+        command: String,
+        subcommand: String,
+    },
     /// Any other error: the full text, code first (`"ERR ..."`).
     Message(String),
     /// A static error text, code first.
@@ -34,9 +37,9 @@ impl CmdError {
 impl fmt::Display for CmdError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CmdError::WrongType => f.write_str(
-                "WRONGTYPE Operation against a key holding the wrong kind of value",
-            ),
+            CmdError::WrongType => {
+                f.write_str("WRONGTYPE Operation against a key holding the wrong kind of value")
+            }
             CmdError::NotInteger => f.write_str("ERR value is not an integer or out of range"),
             CmdError::NotFloat => f.write_str("ERR value is not a valid float"),
             CmdError::Syntax => f.write_str("ERR syntax error"),

@@ -20,21 +20,40 @@
 //! - never leave an empty aggregate behind (`Db::remove_if_empty`).
 
 pub mod args;
-pub mod glob;
 mod ctx;
 mod error;
+pub mod glob;
 mod spec;
 mod table;
 pub mod typed;
 
 mod bitmap;
 mod hash;
+mod hash_float;
+#[cfg(test)]
+mod hash_test_support;
 mod keys;
 mod list;
+mod list_block;
+mod list_pop;
+mod list_read;
+mod list_write;
+mod scan_util;
 mod session;
 mod set;
+mod set_intset;
+mod set_ops;
+mod set_random;
 mod string;
 mod zset;
+mod zset_algebra;
+mod zset_float;
+mod zset_pop;
+mod zset_query;
+mod zset_range;
+mod zset_sample;
+#[cfg(test)]
+mod zset_tests;
 
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
@@ -43,8 +62,10 @@ use bytes::Bytes;
 
 pub use ctx::{Ctx, Effect, Rng, Settings};
 pub use error::{CmdError, CmdResult};
+pub use list::blocking_timeout_reply;
 pub use spec::{cmd, flags, keys_after_numkeys, CommandSpec, DataFn, Flow, Handler, KeySpec};
 pub use table::{all as all_commands, lookup};
+pub use zset::zset_blocking_timeout_reply;
 
 /// Runs a data command whose arity the caller has checked. On error, the
 /// partial reply and effects are discarded and the error is written.

@@ -67,7 +67,11 @@ pub enum Handler {
 pub enum KeySpec {
     None,
     /// `first..=last` (negative `last` counts from the end) every `step`.
-    Range { first: i32, last: i32, step: i32 },
+    Range {
+        first: i32,
+        last: i32,
+        step: i32,
+    },
     /// Keys found by a function (commands with a `numkeys` argument).
     Find(fn(&[Bytes]) -> Vec<usize>),
 }

@@ -124,7 +124,13 @@ mod tests {
         h.advance_ms(10_000);
         assert_eq!(h.run(&["GET", "k"]), "$-1\r\n");
         assert_eq!(h.effects_text(), vec!["DEL k"]);
-        assert_eq!(h.run(&["SET", "k", "v", "NX", "XX"]), "-ERR syntax error\r\n");
-        assert_eq!(h.run(&["GET"]), "-ERR wrong number of arguments for 'get' command\r\n");
+        assert_eq!(
+            h.run(&["SET", "k", "v", "NX", "XX"]),
+            "-ERR syntax error\r\n"
+        );
+        assert_eq!(
+            h.run(&["GET"]),
+            "-ERR wrong number of arguments for 'get' command\r\n"
+        );
     }
 }

@@ -66,6 +66,27 @@ macro_rules! typed_access {
 typed_access!(get_list, get_list_mut, list_or_create, List, List, |_| {
     Value::new_list()
 });
-typed_access!(get_hash, get_hash_mut, hash_or_create, Hash, Hash, Value::new_hash);
-typed_access!(get_set, get_set_mut, set_or_create, Set, Set, Value::new_set);
-typed_access!(get_zset, get_zset_mut, zset_or_create, ZSet, ZSet, Value::new_zset);
+typed_access!(
+    get_hash,
+    get_hash_mut,
+    hash_or_create,
+    Hash,
+    Hash,
+    Value::new_hash
+);
+typed_access!(
+    get_set,
+    get_set_mut,
+    set_or_create,
+    Set,
+    Set,
+    Value::new_set
+);
+typed_access!(
+    get_zset,
+    get_zset_mut,
+    zset_or_create,
+    ZSet,
+    ZSet,
+    Value::new_zset
+);

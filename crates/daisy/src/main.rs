@@ -1,1 +1,153 @@
-fn main() {}
+//! The `daisy` binary: `daisy server` runs a node.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use daisy_server::config::parse_memory;
+use daisy_server::memory::CountingAllocator;
+use daisy_server::Config;
+
+#[global_allocator]
+static ALLOCATOR: CountingAllocator<mimalloc::MiMalloc> = CountingAllocator(mimalloc::MiMalloc);
+
+#[derive(Parser)]
+#[command(
+    name = "daisy",
+    version,
+    about = "DaisyDB: a highly available, Redis-compatible database"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a DaisyDB node.
+    Server(ServerArgs),
+}
+
+/// Every setting is also a key of the TOML file given with --config (same
+/// name, underscores for dashes); a flag overrides the file.
+#[derive(Args)]
+struct ServerArgs {
+    /// TOML file with settings.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Address of the RESP client port [default: 127.0.0.1:6379].
+    #[arg(long)]
+    client_addr: Option<SocketAddr>,
+    /// Directory for this node's files [default: daisy-data].
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Password clients must give with AUTH or HELLO.
+    #[arg(long)]
+    requirepass: Option<String>,
+    /// Memory limit for data (bytes, or with a unit: 100mb, 2gb); writes fail with -OOM above it [default: 0 = none].
+    #[arg(long, value_parser = parse_bytes)]
+    maxmemory: Option<u64>,
+    /// Most clients connected at once [default: 10000].
+    #[arg(long)]
+    maxclients: Option<usize>,
+    /// Close clients idle for this many seconds [default: 0 = never].
+    #[arg(long)]
+    timeout: Option<u64>,
+    /// Largest bulk string a client may send [default: 512mb].
+    #[arg(long, value_parser = parse_bytes)]
+    proto_max_bulk_len: Option<u64>,
+    /// Largest unparsed input buffered per client [default: 1gb].
+    #[arg(long, value_parser = parse_bytes)]
+    client_query_buffer_limit: Option<u64>,
+    /// Most arguments in one command [default: 4194304].
+    #[arg(long)]
+    proto_max_multibulk_len: Option<usize>,
+    /// Largest inline command [default: 64kb].
+    #[arg(long, value_parser = parse_bytes)]
+    proto_max_inline_len: Option<u64>,
+    /// Pending output at which a pub/sub subscriber is disconnected [default: 32mb].
+    #[arg(long, value_parser = parse_bytes)]
+    client_output_buffer_limit_pubsub: Option<u64>,
+    /// Pending output at which a normal client is disconnected [default: 0 = none].
+    #[arg(long, value_parser = parse_bytes)]
+    client_output_buffer_limit_normal: Option<u64>,
+    /// Background task frequency per second, 1..=500 [default: 10].
+    #[arg(long)]
+    hz: Option<u32>,
+    /// Seed for hash tables and random choices [default: 0 = random].
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Log filter, e.g. info, debug, daisy_server=trace [default: info].
+    #[arg(long, env = "DAISY_LOG", default_value = "info")]
+    log: String,
+}
+
+fn parse_bytes(text: &str) -> Result<u64, String> {
+    parse_memory(text)
+        .ok_or_else(|| format!("'{text}' is not a byte count (e.g. 1048576, 100mb, 2gb)"))
+}
+
+impl ServerArgs {
+    fn into_config(self) -> Result<Config, String> {
+        let mut config = match &self.config {
+            Some(path) => Config::from_toml_file(path)?,
+            None => Config::default(),
+        };
+        macro_rules! apply {
+            ($($field:ident),*) => { $( if let Some(value) = self.$field { config.$field = value; } )* };
+        }
+        macro_rules! apply_size {
+            ($($field:ident),*) => { $( if let Some(value) = self.$field { config.$field = value as usize; } )* };
+        }
+        apply!(
+            client_addr,
+            data_dir,
+            requirepass,
+            maxmemory,
+            maxclients,
+            timeout,
+            proto_max_multibulk_len,
+            hz,
+            seed
+        );
+        apply_size!(
+            proto_max_bulk_len,
+            client_query_buffer_limit,
+            proto_max_inline_len,
+            client_output_buffer_limit_pubsub,
+            client_output_buffer_limit_normal
+        );
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Server(args) => {
+            tracing_subscriber::fmt()
+                .with_env_filter(
+                    tracing_subscriber::EnvFilter::try_new(&args.log)
+                        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                )
+                .with_writer(std::io::stderr)
+                .init();
+            let config = match args.into_config() {
+                Ok(config) => config,
+                Err(error) => {
+                    eprintln!("daisy server: {error}");
+                    return ExitCode::from(2);
+                }
+            };
+            match daisy_server::run(config) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("daisy server: {error}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}

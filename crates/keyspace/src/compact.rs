@@ -191,7 +191,9 @@ mod tests {
         assert_eq!(long.len(), 40);
         assert!(short < CompactBytes::new(b"abd"));
         let mut value = StrValue::new(b"hello");
-        value.make_mut().extend_from_slice(b" world, this is long enough");
+        value
+            .make_mut()
+            .extend_from_slice(b" world, this is long enough");
         assert_eq!(&value[..5], b"hello");
     }
 }

@@ -341,7 +341,12 @@ impl<K: AsRef<[u8]>, V> Dict<K, V> {
         }
         let first_live = self.rehash_index.unwrap_or(0);
         let old_span = self.tables[0].len() - first_live;
-        let span = old_span + if self.rehash_index.is_some() { self.tables[1].len() } else { 0 };
+        let span = old_span
+            + if self.rehash_index.is_some() {
+                self.tables[1].len()
+            } else {
+                0
+            };
         let bucket_at = |position: usize| -> &Bucket<K, V> {
             if position < old_span {
                 &self.tables[0][first_live + position]

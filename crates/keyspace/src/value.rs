@@ -69,7 +69,7 @@ impl Value {
             Value::List(list) => list.is_empty(),
             Value::Hash(hash) => hash.is_empty(),
             Value::Set(set) => set.is_empty(),
-            Value::ZSet(zset) => zset.len() == 0,
+            Value::ZSet(zset) => zset.is_empty(),
         }
     }
 

@@ -360,7 +360,9 @@ mod tests {
     }
 
     fn args(list: &[&str]) -> Vec<Bytes> {
-        list.iter().map(|s| Bytes::copy_from_slice(s.as_bytes())).collect()
+        list.iter()
+            .map(|s| Bytes::copy_from_slice(s.as_bytes()))
+            .collect()
     }
 
     #[test]
@@ -444,7 +446,10 @@ mod tests {
 
     #[test]
     fn empty_requests_are_skipped() {
-        assert_eq!(parse_all(b"*0\r\n*-1\r\n\r\n  \r\n").unwrap(), Vec::<Vec<Bytes>>::new());
+        assert_eq!(
+            parse_all(b"*0\r\n*-1\r\n\r\n  \r\n").unwrap(),
+            Vec::<Vec<Bytes>>::new()
+        );
     }
 
     #[test]

@@ -91,8 +91,11 @@ impl Reply {
     pub fn error(&mut self, message: &str) {
         self.buf.put_u8(b'-');
         for byte in message.bytes() {
-            self.buf
-                .put_u8(if byte == b'\r' || byte == b'\n' { b' ' } else { byte });
+            self.buf.put_u8(if byte == b'\r' || byte == b'\n' {
+                b' '
+            } else {
+                byte
+            });
         }
         self.crlf();
     }
@@ -165,9 +168,10 @@ impl Reply {
     pub fn boolean(&mut self, value: bool) {
         match self.protocol {
             Protocol::Resp2 => self.int(i64::from(value)),
-            Protocol::Resp3 => self
-                .buf
-                .extend_from_slice(if value { b"#t\r\n" } else { b"#f\r\n" }),
+            Protocol::Resp3 => {
+                self.buf
+                    .extend_from_slice(if value { b"#t\r\n" } else { b"#f\r\n" })
+            }
         }
     }
 
@@ -233,7 +237,11 @@ fn format_i64(buf: &mut [u8; 20], value: i64) -> &[u8] {
 /// an exponent (`1e+300`) for very large or very small magnitudes.
 pub fn format_double(value: f64) -> String {
     if value.is_infinite() {
-        return if value > 0.0 { "inf".into() } else { "-inf".into() };
+        return if value > 0.0 {
+            "inf".into()
+        } else {
+            "-inf".into()
+        };
     }
     if value.is_nan() {
         return "nan".into();
@@ -270,8 +278,14 @@ mod tests {
         assert_eq!(encode(Protocol::Resp2, |r| r.double(1.5)), b"$3\r\n1.5\r\n");
         assert_eq!(encode(Protocol::Resp3, |r| r.double(1.5)), b",1.5\r\n");
         assert_eq!(encode(Protocol::Resp3, |r| r.boolean(true)), b"#t\r\n");
-        assert_eq!(encode(Protocol::Resp2, |r| r.int(i64::MIN)), b":-9223372036854775808\r\n");
-        assert_eq!(encode(Protocol::Resp2, |r| r.error("ERR a\r\nb")), b"-ERR a  b\r\n");
+        assert_eq!(
+            encode(Protocol::Resp2, |r| r.int(i64::MIN)),
+            b":-9223372036854775808\r\n"
+        );
+        assert_eq!(
+            encode(Protocol::Resp2, |r| r.error("ERR a\r\nb")),
+            b"-ERR a  b\r\n"
+        );
     }
 
     #[test]

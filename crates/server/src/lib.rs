@@ -1,1 +1,156 @@
+//! DaisyDB's server layer: the only part of a node that knows sockets.
+//!
+//! Layout:
+//! - [`config`]: every setting with its default;
+//! - `node`: the state the executor owns (keyspace, clients, pub/sub,
+//!   blocked clients, watched keys) and the running of data commands;
+//! - `connection`: one task per client: parse, dispatch, reply;
+//! - `session`: connection and server commands (AUTH, HELLO, MULTI, CLIENT,
+//!   SUBSCRIBE, CONFIG, COMMAND, ...); `info`: the INFO text;
+//! - `pubsub`, `client`: subscriptions and the client registry;
+//! - [`memory`]: the counting allocator behind `maxmemory` and INFO.
+//!
+//! Threading: the whole node runs on one thread (a current-thread tokio
+//! runtime), like Redis's event loop, so the keyspace has exactly one owner
+//! and needs no locks. State is shared between tasks through `Rc<RefCell>`,
+//! and no borrow is ever held across an `.await`.
 
+mod client;
+pub mod config;
+mod connection;
+mod info;
+pub mod memory;
+mod node;
+mod pubsub;
+mod session;
+
+use std::cell::RefCell;
+use std::hash::BuildHasher;
+use std::io;
+use std::rc::Rc;
+use std::time::Duration;
+
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::LocalSet;
+
+pub use config::Config;
+
+use client::ClientHandle;
+use connection::Connection;
+use node::{now_ms, Node};
+
+/// Pause after a failed accept (e.g. out of file descriptors) before trying
+/// again, so the loop does not spin.
+const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(50);
+/// Active expiry cycles per background tick.
+const EXPIRE_CYCLES_PER_TICK: usize = 4;
+/// Hash-table buckets moved per background tick while a table resizes.
+const REHASH_BUCKETS_PER_TICK: usize = 1_000;
+
+/// Runs a node until SIGINT, SIGTERM or SHUTDOWN.
+pub fn run(config: Config) -> io::Result<()> {
+    config
+        .validate()
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let local = LocalSet::new();
+    local.block_on(&runtime, serve(config))
+}
+
+async fn serve(config: Config) -> io::Result<()> {
+    let listener = TcpListener::bind(config.client_addr).await?;
+    let seed = if config.seed != 0 {
+        config.seed
+    } else {
+        std::collections::hash_map::RandomState::new().hash_one(now_ms())
+    };
+    tracing::info!(
+        addr = %listener.local_addr()?,
+        "DaisyDB {} ready to accept connections",
+        env!("CARGO_PKG_VERSION")
+    );
+    let node = Rc::new(RefCell::new(Node::new(config, seed)));
+    tokio::task::spawn_local(accept_loop(listener, node.clone()));
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = background(node.clone()) => tracing::info!("shutting down on SHUTDOWN"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("shutting down on SIGINT"),
+        _ = terminate.recv() => tracing::info!("shutting down on SIGTERM"),
+    }
+    Ok(())
+}
+
+async fn accept_loop(listener: TcpListener, node: Rc<RefCell<Node>>) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => accept(stream, &node),
+            Err(error) => {
+                tracing::warn!(%error, "accept failed");
+                tokio::time::sleep(ACCEPT_ERROR_BACKOFF).await;
+            }
+        }
+    }
+}
+
+fn accept(stream: TcpStream, node_rc: &Rc<RefCell<Node>>) {
+    let (Ok(peer), Ok(local)) = (stream.peer_addr(), stream.local_addr()) else {
+        return;
+    };
+    let _ = stream.set_nodelay(true);
+    let mut node = node_rc.borrow_mut();
+    node.stats.connections_received += 1;
+    if node.clients.len() >= node.config.maxclients {
+        node.stats.connections_rejected += 1;
+        tokio::task::spawn_local(async move {
+            let mut stream = stream;
+            let _ = stream
+                .write_all(b"-ERR max number of clients reached\r\n")
+                .await;
+        });
+        return;
+    }
+    let id = node.next_client_id();
+    let authenticated = node.config.requirepass.is_empty();
+    let client = Rc::new(ClientHandle::new(id, peer, local, now_ms(), authenticated));
+    node.clients.insert(id, client.clone());
+    drop(node);
+    let connection = Connection::new(node_rc.clone(), client, stream);
+    tokio::task::spawn_local(connection.run());
+}
+
+/// Background work, `hz` times a second: active expiry, incremental
+/// rehashing, idle-client timeouts. Returns when SHUTDOWN was requested.
+async fn background(node: Rc<RefCell<Node>>) {
+    loop {
+        let hz = node.borrow().config.hz.max(1);
+        tokio::time::sleep(Duration::from_millis(1000 / u64::from(hz))).await;
+        let mut node = node.borrow_mut();
+        if node.shutdown_requested {
+            return;
+        }
+        for _ in 0..EXPIRE_CYCLES_PER_TICK {
+            node.active_expire();
+        }
+        node.db.rehash_step(REHASH_BUCKETS_PER_TICK);
+        close_idle_clients(&node);
+    }
+}
+
+fn close_idle_clients(node: &Node) {
+    let timeout_s = node.config.timeout;
+    if timeout_s == 0 {
+        return;
+    }
+    let now = now_ms();
+    for client in node.clients.values() {
+        let state = client.state.borrow();
+        let exempt = state.blocked.is_some() || state.subscription_count() > 0;
+        if !exempt && now.saturating_sub(state.last_active_ms) > timeout_s * 1000 {
+            tracing::debug!(client = client.id, "closing idle client");
+            client.kill();
+        }
+    }
+}

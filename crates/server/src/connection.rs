@@ -1,0 +1,384 @@
+//! One client connection: read requests, run them, write replies.
+//!
+//! The task reads into a buffer, parses every complete request in it, runs
+//! them in order against the node (one borrow per batch, so pipelined
+//! commands cost one wake-up), then writes all replies at once. A client
+//! blocked in BLPOP and friends stops being processed until it is served,
+//! times out or disconnects; its later pipelined requests wait, as in Redis.
+
+use std::cell::RefCell;
+use std::io;
+use std::rc::Rc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use daisy_command::{flags, lookup, CommandSpec, Flow, Handler};
+use daisy_protocol::{Limits, Reply, RequestParser};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::client::{Blocked, ClientHandle};
+use crate::node::{now_ms, Node};
+
+/// Bytes requested from the socket per read when nothing bigger is pending.
+const READ_CHUNK_BYTES: usize = 16 * 1024;
+/// Reply buffer capacity kept between batches; a larger one is released.
+const REPLY_BUFFER_KEEP_BYTES: usize = 1024 * 1024;
+/// Longest argument text quoted in an unknown-command error.
+const UNKNOWN_COMMAND_ARG_CHARS: usize = 128;
+
+/// What the connection does after a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Step {
+    Continue,
+    /// Stop processing: the client is blocked until served or timed out.
+    Block,
+    /// Write what is pending, then close.
+    Close,
+}
+
+pub(crate) struct Queued {
+    pub spec: &'static CommandSpec,
+    pub argv: Vec<Bytes>,
+}
+
+pub(crate) struct Connection {
+    pub(crate) node: Rc<RefCell<Node>>,
+    pub(crate) client: Rc<ClientHandle>,
+    stream: TcpStream,
+    read_buf: BytesMut,
+    parser: RequestParser,
+    pub(crate) reply: Reply,
+    /// Commands queued since MULTI.
+    pub(crate) queued: Vec<Queued>,
+    /// A command failed to queue: EXEC must abort.
+    pub(crate) multi_failed: bool,
+    limits: Limits,
+}
+
+impl Connection {
+    pub(crate) fn new(
+        node: Rc<RefCell<Node>>,
+        client: Rc<ClientHandle>,
+        stream: TcpStream,
+    ) -> Self {
+        let limits = node.borrow().config.limits();
+        Connection {
+            node,
+            client,
+            stream,
+            read_buf: BytesMut::with_capacity(READ_CHUNK_BYTES),
+            parser: RequestParser::new(),
+            reply: Reply::new(daisy_protocol::Protocol::Resp2),
+            queued: Vec::new(),
+            multi_failed: false,
+            limits,
+        }
+    }
+
+    /// Serves the client until it disconnects, quits or is killed.
+    pub(crate) async fn run(mut self) {
+        if let Err(error) = self.serve().await {
+            tracing::debug!(client = self.client.id, %error, "connection closed");
+        }
+        let node = self.node.clone();
+        node.borrow_mut().remove_client(&self.client);
+    }
+
+    async fn serve(&mut self) -> io::Result<()> {
+        loop {
+            let step = self.process_input();
+            self.flush().await?;
+            if self.client.killed.get() {
+                return Ok(());
+            }
+            match step {
+                Step::Close => return Ok(()),
+                Step::Block => self.wait_while_blocked().await?,
+                Step::Continue => {
+                    if !self.read_more().await? {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+    }
+
+    /// Parses and runs every complete request in the read buffer.
+    fn process_input(&mut self) -> Step {
+        let node = self.node.clone();
+        let mut node = node.borrow_mut();
+        self.drain_outbox();
+        if self.client.state.borrow().blocked.is_some() {
+            return Step::Block;
+        }
+        loop {
+            if self.client.killed.get() {
+                return Step::Close;
+            }
+            match self.parser.parse(&mut self.read_buf, &self.limits) {
+                Ok(Some(argv)) => match self.dispatch(&mut node, argv) {
+                    Step::Continue => continue,
+                    other => return other,
+                },
+                Ok(None) => return Step::Continue,
+                Err(error) => {
+                    self.reply.error(&error.to_string());
+                    return Step::Close;
+                }
+            }
+        }
+    }
+
+    /// Moves pushes and served replies produced elsewhere into the reply.
+    pub(crate) fn drain_outbox(&mut self) {
+        let mut outbox = self.client.outbox.borrow_mut();
+        if !outbox.is_empty() {
+            self.reply.raw(&outbox.split());
+        }
+    }
+
+    async fn flush(&mut self) -> io::Result<()> {
+        if self.reply.is_empty() {
+            return Ok(());
+        }
+        let limit = self.node.borrow().config.client_output_buffer_limit_normal;
+        if limit > 0 && self.reply.len() > limit {
+            tracing::warn!(
+                client = self.client.id,
+                "output buffer limit reached, disconnecting"
+            );
+            self.client.kill();
+            return Ok(());
+        }
+        self.stream.write_all(self.reply.buffer()).await?;
+        self.reply.truncate(0);
+        if self.reply.buffer().capacity() > REPLY_BUFFER_KEEP_BYTES {
+            *self.reply.buffer_mut() = BytesMut::with_capacity(READ_CHUNK_BYTES);
+        }
+        Ok(())
+    }
+
+    /// Waits for input or a wake-up. Returns false when the peer closed.
+    async fn read_more(&mut self) -> io::Result<bool> {
+        let wanted = self
+            .parser
+            .bytes_wanted()
+            .min(self.limits.max_query_buffer_bytes)
+            .max(READ_CHUNK_BYTES);
+        self.read_buf.reserve(wanted);
+        tokio::select! {
+            biased;
+            _ = self.client.notify.notified() => Ok(true),
+            read = self.stream.read_buf(&mut self.read_buf) => {
+                if read? == 0 {
+                    return Ok(false);
+                }
+                self.check_query_buffer()
+            }
+        }
+    }
+
+    fn check_query_buffer(&mut self) -> io::Result<bool> {
+        let len = self.read_buf.len();
+        self.client.state.borrow_mut().query_buffer_bytes = len;
+        if len > self.limits.max_query_buffer_bytes {
+            tracing::warn!(
+                client = self.client.id,
+                "query buffer limit reached, disconnecting"
+            );
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    /// Waits until the blocked command is served or times out, or the
+    /// client goes away. Input that arrives meanwhile is kept for later.
+    async fn wait_while_blocked(&mut self) -> io::Result<()> {
+        loop {
+            let deadline_ms = match &self.client.state.borrow().blocked {
+                None => return Ok(()),
+                Some(blocked) => blocked.deadline_ms,
+            };
+            if self.client.killed.get() {
+                return Ok(());
+            }
+            let sleep = async {
+                match deadline_ms {
+                    Some(deadline) => {
+                        let wait = deadline.saturating_sub(now_ms());
+                        tokio::time::sleep(Duration::from_millis(wait)).await
+                    }
+                    None => std::future::pending().await,
+                }
+            };
+            self.read_buf.reserve(READ_CHUNK_BYTES);
+            tokio::select! {
+                biased;
+                _ = self.client.notify.notified() => {}
+                _ = sleep => self.time_out_blocked(),
+                read = self.stream.read_buf(&mut self.read_buf) => {
+                    if read? == 0 || !self.check_query_buffer()? {
+                        return Err(io::Error::new(io::ErrorKind::ConnectionAborted, "closed while blocked"));
+                    }
+                }
+            }
+        }
+    }
+
+    fn time_out_blocked(&mut self) {
+        let mut node = self.node.borrow_mut();
+        if let Some(blocked) = node.unblock(&self.client) {
+            daisy_command::blocking_timeout_reply(
+                &String::from_utf8_lossy(&blocked.argv[0]),
+                &mut self.reply,
+            );
+        }
+    }
+
+    /// Runs or queues one request.
+    fn dispatch(&mut self, node: &mut Node, argv: Vec<Bytes>) -> Step {
+        let now = now_ms();
+        node.stats.commands_processed += 1;
+        self.client.state.borrow_mut().last_active_ms = now;
+        let Some(spec) = lookup(&argv[0]) else {
+            self.reply.error(&unknown_command_error(&argv));
+            self.fail_queueing();
+            return Step::Continue;
+        };
+        self.client.state.borrow_mut().last_command = spec.name;
+        if let Some(error) = self.refusal(node, spec, &argv) {
+            self.reply.error(&error);
+            self.fail_queueing();
+            return Step::Continue;
+        }
+        if self.client.state.borrow().multi.is_some()
+            && !matches!(
+                spec.name,
+                "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
+            )
+        {
+            self.queued.push(Queued { spec, argv });
+            self.client.state.borrow_mut().multi = Some(self.queued.len());
+            self.reply.queued();
+            return Step::Continue;
+        }
+        self.run_command(node, spec, argv, false)
+    }
+
+    /// Why a command may not run now, as the error text to send.
+    fn refusal(&self, node: &Node, spec: &CommandSpec, argv: &[Bytes]) -> Option<String> {
+        if !spec.arity_ok(argv.len()) {
+            return Some(format!(
+                "ERR wrong number of arguments for '{}' command",
+                spec.name
+            ));
+        }
+        let state = self.client.state.borrow();
+        if !state.authenticated && !spec.has(flags::NO_AUTH) {
+            return Some("NOAUTH Authentication required.".into());
+        }
+        if state.in_resp2_pubsub()
+            && !matches!(
+                spec.name,
+                "subscribe"
+                    | "unsubscribe"
+                    | "psubscribe"
+                    | "punsubscribe"
+                    | "ping"
+                    | "quit"
+                    | "reset"
+            )
+        {
+            return Some(format!(
+                "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+                spec.name
+            ));
+        }
+        if spec.has(flags::DENYOOM)
+            && node.config.maxmemory > 0
+            && crate::memory::used_bytes() as u64 > node.config.maxmemory
+        {
+            return Some("OOM command not allowed when used memory > 'maxmemory'.".into());
+        }
+        None
+    }
+
+    /// Inside MULTI, an error while queueing makes EXEC abort.
+    fn fail_queueing(&mut self) {
+        if self.client.state.borrow().multi.is_some() {
+            self.multi_failed = true;
+        }
+    }
+
+    /// Runs a command now (`in_exec` when it is part of EXEC).
+    pub(crate) fn run_command(
+        &mut self,
+        node: &mut Node,
+        spec: &'static CommandSpec,
+        argv: Vec<Bytes>,
+        in_exec: bool,
+    ) -> Step {
+        match spec.handler {
+            Handler::Data(handler) => {
+                if !in_exec {
+                    node.db.set_now(now_ms());
+                }
+                match node.run_data(handler, &argv, &mut self.reply, in_exec) {
+                    Flow::Done => {
+                        if !in_exec {
+                            let written = written_keys(node, spec, &argv);
+                            node.after_changes(&written);
+                        }
+                        Step::Continue
+                    }
+                    Flow::Block { keys, deadline_ms } => {
+                        debug_assert!(!in_exec, "blocking commands answer at once in EXEC");
+                        node.block(
+                            &self.client,
+                            Blocked {
+                                argv,
+                                handler,
+                                keys,
+                                deadline_ms,
+                            },
+                        );
+                        Step::Block
+                    }
+                }
+            }
+            Handler::Session => self.run_session(node, spec, argv, in_exec),
+        }
+    }
+}
+
+/// Keys a write command may have changed, when some client is blocked and
+/// may need them; empty otherwise (the common, allocation-free case).
+pub(crate) fn written_keys(node: &Node, spec: &CommandSpec, argv: &[Bytes]) -> Vec<Bytes> {
+    if !spec.is_write() || !node.has_blocked_clients() {
+        return Vec::new();
+    }
+    spec.key_indices(argv)
+        .into_iter()
+        .map(|index| argv[index].clone())
+        .collect()
+}
+
+/// Redis 7's text: `unknown command 'foo', with args beginning with: 'a' 'b' `,
+/// with the arguments cut to 128 characters in all.
+fn unknown_command_error(argv: &[Bytes]) -> String {
+    let name: String = String::from_utf8_lossy(&argv[0])
+        .chars()
+        .take(UNKNOWN_COMMAND_ARG_CHARS)
+        .collect();
+    let mut args = String::new();
+    for arg in &argv[1..] {
+        if args.len() >= UNKNOWN_COMMAND_ARG_CHARS {
+            break;
+        }
+        let room = UNKNOWN_COMMAND_ARG_CHARS - args.len();
+        let text: String = String::from_utf8_lossy(arg).chars().take(room).collect();
+        args.push_str(&format!("'{text}' "));
+    }
+    format!("ERR unknown command '{name}', with args beginning with: {args}")
+}
