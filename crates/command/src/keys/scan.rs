@@ -6,10 +6,9 @@ use daisy_keyspace::ValueKind;
 
 use crate::args::{is, parse_i64};
 use crate::glob;
+use crate::scan_util::{parse_cursor, DEFAULT_SCAN_COUNT};
 use crate::{CmdError, CmdResult, Ctx, Flow};
 
-/// SCAN's default COUNT.
-const DEFAULT_COUNT: u64 = 10;
 /// SCAN visits at most COUNT times this many buckets in one call, so a
 /// sparse table cannot make one call walk it all.
 const BUCKETS_PER_COUNT: u64 = 10;
@@ -43,34 +42,6 @@ pub(super) fn keys(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     Ok(Flow::Done)
 }
 
-/// Parses a SCAN cursor as Redis does with `strtoul`: decimal digits with
-/// an optional sign (a `-` negates modulo 2^64), no leading space, the
-/// whole argument consumed; an empty argument reads as 0.
-fn parse_cursor(arg: &[u8]) -> Result<u64, CmdError> {
-    let invalid = CmdError::Static("ERR invalid cursor");
-    let (negative, digits) = match arg.first() {
-        None => return Ok(0),
-        Some(b'-') => (true, &arg[1..]),
-        Some(b'+') => (false, &arg[1..]),
-        Some(_) => (false, arg),
-    };
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return Err(invalid);
-    }
-    let mut value: u64 = 0;
-    for &digit in digits {
-        value = value
-            .checked_mul(10)
-            .and_then(|v| v.checked_add(u64::from(digit - b'0')))
-            .ok_or(invalid.clone())?;
-    }
-    Ok(if negative {
-        value.wrapping_neg()
-    } else {
-        value
-    })
-}
-
 /// SCAN's options.
 struct ScanOptions<'a> {
     count: u64,
@@ -83,7 +54,7 @@ struct ScanOptions<'a> {
 impl<'a> ScanOptions<'a> {
     fn parse(options: &'a [Bytes]) -> Result<Self, CmdError> {
         let mut parsed = ScanOptions {
-            count: DEFAULT_COUNT,
+            count: DEFAULT_SCAN_COUNT,
             pattern: Pattern(None),
             type_name: None,
         };
@@ -152,23 +123,4 @@ pub(super) fn randomkey(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CmdResult {
         None => ctx.reply.null(),
     }
     Ok(Flow::Done)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_cursor;
-
-    #[test]
-    fn cursors_read_like_strtoul() {
-        assert_eq!(parse_cursor(b"0"), Ok(0));
-        assert_eq!(parse_cursor(b""), Ok(0));
-        assert_eq!(parse_cursor(b"+7"), Ok(7));
-        assert_eq!(parse_cursor(b"-1"), Ok(u64::MAX));
-        assert_eq!(parse_cursor(b"18446744073709551615"), Ok(u64::MAX));
-        assert!(parse_cursor(b"18446744073709551616").is_err());
-        assert!(parse_cursor(b" 1").is_err());
-        assert!(parse_cursor(b"1 ").is_err());
-        assert!(parse_cursor(b"-").is_err());
-        assert!(parse_cursor(b"abc").is_err());
-    }
 }

@@ -289,6 +289,7 @@ fn keys_matches_globs() {
     // `*` lists the empty key too.
     h.run(&["SET", "", "empty"]);
     assert!(bulks(&h.run(&["KEYS", "*"])).contains(&String::new()));
+    assert!(!bulks(&h.run(&["KEYS", "**"])).contains(&String::new()));
 }
 
 /// Runs a full SCAN iteration and returns every key seen and the number
