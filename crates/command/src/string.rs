@@ -9,7 +9,6 @@
 mod counter;
 pub(crate) mod encoding;
 mod lcs;
-pub(crate) mod long_double;
 mod range;
 
 use bytes::Bytes;

@@ -4,8 +4,8 @@
 use bytes::Bytes;
 
 use super::encoding;
-use super::long_double::LongDouble;
 use crate::args::{parse_i64, parse_i64_opt};
+use crate::hash_float::{add_long_double, parse_long_double};
 use crate::typed::get_str;
 use crate::{CmdError, CmdResult, Ctx, Flow};
 
@@ -45,20 +45,20 @@ fn add_integer(ctx: &mut Ctx<'_>, key: &[u8], increment: i64) -> CmdResult {
     Ok(Flow::Done)
 }
 
-/// INCRBYFLOAT with Redis's `long double` arithmetic and text; recorded as
-/// `SET key value KEEPTTL` so that replicas store the same text.
+/// INCRBYFLOAT with Redis's x87 `long double` arithmetic and `%.17Lf`
+/// text (shared with HINCRBYFLOAT); recorded as `SET key value KEEPTTL`
+/// so that replicas store the same text.
 pub(super) fn incrbyfloat(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let key = &argv[1];
     let current = match get_str(ctx.db, key)? {
-        None => LongDouble::parse(b"0"),
-        Some(value) => LongDouble::parse(value),
-    }
-    .ok_or(CmdError::NotFloat)?;
-    let increment = LongDouble::parse(&argv[2]).ok_or(CmdError::NotFloat)?;
-    let sum = current.add(increment).ok_or(CmdError::Static(
+        None => None,
+        Some(value) => Some(parse_long_double(value).ok_or(CmdError::NotFloat)?),
+    };
+    let increment = parse_long_double(&argv[2]).ok_or(CmdError::NotFloat)?;
+    let sum = add_long_double(current, &increment).ok_or(CmdError::Static(
         "ERR increment would produce NaN or Infinity",
     ))?;
-    let text = Bytes::from(sum.to_human_text());
+    let text = Bytes::from(sum);
     super::overwrite_keep_ttl(ctx, key, encoding::whole_text(&text));
     ctx.propagate(vec![
         Bytes::from_static(b"SET"),
