@@ -5,7 +5,7 @@ use bytes::Bytes;
 
 use super::encoding;
 use crate::args::{parse_i64, parse_i64_opt};
-use crate::hash_float::{add_long_double, parse_long_double};
+use crate::long_double::{add_long_double, parse_long_double};
 use crate::typed::get_str;
 use crate::{CmdError, CmdResult, Ctx, Flow};
 
