@@ -112,33 +112,6 @@ pub fn resolve_range(start: i64, stop: i64, len: usize) -> Option<(usize, usize)
     Some((start as usize, stop as usize))
 }
 
-/// Formats a float as Redis's INCRBYFLOAT and HINCRBYFLOAT store it: plain
-/// decimal notation, at most 17 significant digits, no trailing zeros.
-pub fn format_long_double(value: f64) -> String {
-    if value.is_infinite() {
-        return if value > 0.0 {
-            "inf".into()
-        } else {
-            "-inf".into()
-        };
-    }
-    let text = format!("{value:.17}");
-    let text = if text.contains('.') {
-        text.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        text
-    };
-    // `{:.17}` prints 17 digits after the point, which can show binary noise
-    // (0.1 + 0.2 = 0.30000000000000004). Prefer the shortest text that reads
-    // back as the same value when it is shorter.
-    let shortest = format!("{value}");
-    if shortest.len() <= text.len() && shortest.parse::<f64>().ok() == Some(value) {
-        shortest
-    } else {
-        text
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,13 +144,5 @@ mod tests {
         assert_eq!(resolve_range(5, 10, 5), None);
         assert_eq!(resolve_index(-1, 3), Some(2));
         assert_eq!(resolve_index(3, 3), None);
-    }
-
-    #[test]
-    fn long_double_text() {
-        assert_eq!(format_long_double(10.5), "10.5");
-        assert_eq!(format_long_double(3.0), "3");
-        assert_eq!(format_long_double(0.1 + 0.2), "0.30000000000000004");
-        assert_eq!(format_long_double(5000.0e3), "5000000");
     }
 }

@@ -16,7 +16,7 @@ use daisy_protocol::{Protocol, Reply};
 
 use crate::args::{is, parse_i64, parse_i64_opt};
 use crate::flags::*;
-use crate::hash_float::{add_long_double, parse_long_double};
+use crate::long_double::{add_long_double, parse_long_double};
 use crate::scan_util::{parse_cursor, reply_scan, scan_dict, ScanOptions};
 use crate::set_random::{check_repeats, distinct_entries, parse_random_count, random_entry};
 use crate::typed::{get_hash, get_hash_mut, hash_or_create};

@@ -29,7 +29,6 @@ pub mod typed;
 
 mod bitmap;
 mod hash;
-mod hash_float;
 #[cfg(test)]
 mod hash_test_support;
 mod keys;
@@ -38,6 +37,7 @@ mod list_block;
 mod list_pop;
 mod list_read;
 mod list_write;
+mod long_double;
 mod scan_util;
 mod session;
 mod set;

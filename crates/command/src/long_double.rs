@@ -1,4 +1,4 @@
-//! `HINCRBYFLOAT` arithmetic exactly as Redis does it on x86-64: values are
+//! `INCRBYFLOAT` and `HINCRBYFLOAT` arithmetic exactly as Redis does it on x86-64: values are
 //! read with `strtold` into an 80-bit x87 `long double` (64-bit
 //! significand), added with one rounding, and printed with `"%.17Lf"`
 //! before trailing zeros are trimmed (Redis's `ld2string(LD_STR_HUMAN)`).
