@@ -115,8 +115,8 @@ fn generator_is_deterministic_and_respects_skips() {
     let skip: HashSet<String> = ["set".to_string(), "zadd".to_string()].into();
     let mut generator = Generator::new(42, skip);
     for _ in 0..2000 {
-        for argv in generator.step().1 {
-            let name = command_name(&argv);
+        for action in generator.step().1 {
+            let name = command_name(&action.argv);
             assert!(name != "set" && name != "zadd", "skipped command generated");
         }
     }
@@ -286,19 +286,69 @@ fn summarise(mismatches: &[String]) -> String {
     text
 }
 
+/// One command of a step: which client sends it, and whether its reply is
+/// read at once or only at the end of the step (a blocking command another
+/// client will serve).
+#[derive(Clone, Debug, PartialEq)]
+struct Action {
+    client: usize,
+    argv: Argv,
+    deferred: bool,
+}
+
+impl Action {
+    fn first(argv: Argv) -> Action {
+        Action {
+            client: 0,
+            argv,
+            deferred: false,
+        }
+    }
+
+    fn second(argv: Argv) -> Action {
+        Action {
+            client: 1,
+            argv,
+            deferred: false,
+        }
+    }
+
+    fn first_later(argv: Argv) -> Action {
+        Action {
+            client: 0,
+            argv,
+            deferred: true,
+        }
+    }
+}
+
+/// Clients per server: the main one, and a second one that disturbs it
+/// (modifies watched keys, serves blocked pops).
+const CLIENTS: usize = 2;
+
+/// A command sent whose reply has not been compared yet.
+struct Pending {
+    family: Family,
+    argv: Argv,
+    /// Its 1-based line in the history.
+    line: usize,
+}
+
 /// One seed against one pair of servers.
 struct Run<'a> {
     test: String,
     seed: u64,
     protocol: u8,
-    reference: RespConn,
-    subject: RespConn,
+    reference: Vec<RespConn>,
+    subject: Vec<RespConn>,
     subject_name: &'static str,
     servers: (&'a ServerProcess, &'a ServerProcess),
     /// Every command sent so far, in `redis-cli` syntax.
     history: Vec<String>,
-    /// Commands queued by the open MULTI (per the reference), if any.
-    queued: Option<Vec<Argv>>,
+    /// Per client: commands queued by its open MULTI (per the reference).
+    queued: [Option<Vec<Argv>>; CLIENTS],
+    /// Per client: deferred replies, in the order they are due.
+    pending: [Vec<Pending>; CLIENTS],
     coverage: Coverage,
     mismatches: Vec<String>,
 }
@@ -316,35 +366,42 @@ impl<'a> Run<'a> {
             test: test.to_string(),
             seed,
             protocol,
-            reference: reference.connect(),
-            subject: subject.connect(),
+            reference: Vec::new(),
+            subject: Vec::new(),
             subject_name: kind.name(),
             servers: (reference, subject),
             history: Vec::new(),
-            queued: None,
+            queued: Default::default(),
+            pending: Default::default(),
             coverage: Coverage::default(),
             mismatches: Vec::new(),
         };
-        run.setup();
+        run.connect();
         run
     }
 
-    /// Empties both servers and switches both connections to the protocol.
-    fn setup(&mut self) {
+    /// (Re)connects every client, empties both servers and switches every
+    /// connection to the protocol under test.
+    fn connect(&mut self) {
+        self.reference = (0..CLIENTS).map(|_| self.servers.0.connect()).collect();
+        self.subject = (0..CLIENTS).map(|_| self.servers.1.connect()).collect();
+        self.queued = Default::default();
+        self.pending = Default::default();
         self.history.push("\"FLUSHALL\"".into());
         if self.protocol == 3 {
             self.history.push("\"HELLO\" \"3\"".into());
         }
-        for (name, conn) in [
-            ("redis", &mut self.reference),
-            (self.subject_name, &mut self.subject),
-        ] {
-            let flushed = conn.call(&["FLUSHALL"]);
+        let names = ["redis", self.subject_name];
+        for (name, conns) in names.iter().zip([&mut self.reference, &mut self.subject]) {
+            let flushed = conns[0].call(&["FLUSHALL"]);
             assert!(
                 matches!(&flushed, Ok(Resp::Simple(ok)) if ok == b"OK"),
                 "{name}: FLUSHALL failed: {flushed:?}"
             );
-            if self.protocol == 3 {
+            if self.protocol != 3 {
+                continue;
+            }
+            for conn in conns.iter_mut() {
                 let hello = conn.call(&["HELLO", "3"]);
                 assert!(
                     matches!(hello, Ok(Resp::Map(_))),
@@ -367,88 +424,114 @@ impl<'a> Run<'a> {
                 return false;
             }
             let (family, step) = generator.step();
-            for argv in step {
-                sent += 1;
-                if let Err(mismatch) = self.exchange(family, &argv) {
-                    let report = self.report(&argv, &mismatch);
-                    if !options.keep_going {
-                        panic!("{report}");
-                    }
-                    self.mismatches.push(report);
-                    if self.mismatches.len() >= MAX_MISMATCHES_PER_SEED || !self.resync() {
-                        return true;
-                    }
-                    break;
+            sent += step.len();
+            if let Err((argv, line, mismatch)) = self.run_step(family, &step) {
+                let report = self.report(&argv, line, &mismatch);
+                if !options.keep_going {
+                    panic!("{report}");
                 }
+                self.mismatches.push(report);
+                if self.mismatches.len() >= MAX_MISMATCHES_PER_SEED {
+                    return true;
+                }
+                self.history
+                    .push("# (resynchronised: new connections, FLUSHALL)".into());
+                self.connect();
             }
         }
         true
     }
 
-    /// Sends one command to both servers and compares the replies.
-    fn exchange(&mut self, family: Family, argv: &Argv) -> Result<(), Mismatch> {
-        self.history.push(format_command(argv));
-        let sent_reference = self.reference.send(argv);
-        let sent_subject = self.subject.send(argv);
-        let reference = sent_reference.and_then(|()| self.reference.read_reply());
-        let subject = sent_subject.and_then(|()| self.subject.read_reply());
+    /// Runs one step, then compares the replies it deferred.
+    fn run_step(&mut self, family: Family, step: &[Action]) -> Result<(), (Argv, usize, Mismatch)> {
+        for action in step {
+            self.history.push(match (action.client, action.deferred) {
+                (0, false) => format_command(&action.argv),
+                (client, deferred) => format!(
+                    "# client {}{}: {}",
+                    client + 1,
+                    if deferred { ", reply read later" } else { "" },
+                    format_command(&action.argv)
+                ),
+            });
+            let line = self.history.len();
+            let client = action.client;
+            let sent = (
+                self.reference[client].send(&action.argv),
+                self.subject[client].send(&action.argv),
+            );
+            if let (Err(e), _) | (_, Err(e)) = sent {
+                let mismatch = Mismatch::fatal(format!("send failed: {e}"), String::new());
+                return Err((action.argv.clone(), line, mismatch));
+            }
+            let pending = Pending {
+                family,
+                argv: action.argv.clone(),
+                line,
+            };
+            if action.deferred {
+                self.pending[client].push(pending);
+            } else {
+                self.compare_reply(client, pending)?;
+            }
+        }
+        for client in 0..CLIENTS {
+            for pending in std::mem::take(&mut self.pending[client]) {
+                self.compare_reply(client, pending)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads the reply to `pending` from both servers and compares them.
+    fn compare_reply(
+        &mut self,
+        client: usize,
+        pending: Pending,
+    ) -> Result<(), (Argv, usize, Mismatch)> {
+        let Pending { family, argv, line } = pending;
+        let reference = self.reference[client].read_reply();
+        let subject = self.subject[client].read_reply();
         let (reference, subject) = match (reference, subject) {
             (Ok(r), Ok(s)) => (r, s),
             (r, s) => {
-                return Err(Mismatch {
-                    reference: format!("{r:?}"),
-                    subject: format!("{s:?}"),
-                    normalised: None,
-                    fatal: true,
-                })
+                let mismatch = Mismatch::fatal(format!("{r:?}"), format!("{s:?}"));
+                return Err((argv, line, mismatch));
             }
         };
-        let name = command_name(argv);
+        let name = command_name(&argv);
         self.coverage.record(family, &name, &reference);
-        let queued = self.queued.clone().unwrap_or_default();
-        let reference_n = normalise(argv, reference.clone(), &queued);
-        let subject_n = normalise(argv, subject.clone(), &queued);
-        self.track_transaction(&name, argv, &reference);
+        let queued = self.queued[client].clone().unwrap_or_default();
+        let reference_n = normalise(&argv, reference.clone(), &queued);
+        let subject_n = normalise(&argv, subject.clone(), &queued);
+        self.track_transaction(client, &name, &argv, &reference);
         if reference_n == subject_n {
             return Ok(());
         }
-        Err(Mismatch {
+        let mismatch = Mismatch {
             reference: reference.to_string(),
             subject: subject.to_string(),
             normalised: Some((reference_n.to_string(), subject_n.to_string())),
             fatal: false,
-        })
+        };
+        Err((argv, line, mismatch))
     }
 
-    fn track_transaction(&mut self, name: &str, argv: &Argv, reference: &Resp) {
-        match (name, self.queued.as_mut()) {
-            ("multi", None) if !reference.is_error() => self.queued = Some(Vec::new()),
-            ("exec" | "discard", Some(_)) => self.queued = None,
-            (_, Some(queued)) if matches!(reference, Resp::Simple(s) if s == b"QUEUED") => {
-                queued.push(argv.clone());
+    fn track_transaction(&mut self, client: usize, name: &str, argv: &Argv, reference: &Resp) {
+        let queued = &mut self.queued[client];
+        match (name, queued.as_mut()) {
+            ("multi", None) if !reference.is_error() => *queued = Some(Vec::new()),
+            ("exec" | "discard", Some(_)) => *queued = None,
+            (_, Some(list)) if matches!(reference, Resp::Simple(s) if s == b"QUEUED") => {
+                list.push(argv.clone());
             }
             _ => {}
         }
     }
 
-    /// Brings both servers back to the same (empty) state after a mismatch.
-    fn resync(&mut self) -> bool {
-        self.queued = None;
-        for conn in [&mut self.reference, &mut self.subject] {
-            for argv in [&["DISCARD"][..], &["UNWATCH"], &["FLUSHALL"]] {
-                if conn.call(argv).is_err() {
-                    return false;
-                }
-            }
-        }
-        self.history
-            .push("# (resynchronised: DISCARD, UNWATCH, FLUSHALL)".into());
-        true
-    }
-
-    fn report(&self, argv: &Argv, mismatch: &Mismatch) -> String {
-        // 1-based line of the failing command in the sequence file.
-        let line = self.history.len();
+    /// The failure message; `line` is the failing command's 1-based line
+    /// in the sequence file.
+    fn report(&self, argv: &Argv, line: usize, mismatch: &Mismatch) -> String {
         let path = support::artifact_dir().join(format!(
             "differential-{}-seed{}-resp{}.txt",
             self.test, self.seed, self.protocol
@@ -524,6 +607,18 @@ struct Mismatch {
     subject: String,
     normalised: Option<(String, String)>,
     fatal: bool,
+}
+
+impl Mismatch {
+    /// No comparable reply from one side (closed, timed out, unparsable).
+    fn fatal(reference: String, subject: String) -> Mismatch {
+        Mismatch {
+            reference,
+            subject,
+            normalised: None,
+            fatal: true,
+        }
+    }
 }
 
 fn command_name(argv: &Argv) -> String {
@@ -969,9 +1064,12 @@ enum Family {
     Lex,
     Transactions,
     Errors,
+    /// Two clients: blocked pops served by the other client, WATCH broken
+    /// by the other client, commands between another client's MULTI and EXEC.
+    Clients,
 }
 
-const ALL_FAMILIES: [Family; 10] = [
+const ALL_FAMILIES: [Family; 11] = [
     Family::Strings,
     Family::Bits,
     Family::Keys,
@@ -982,6 +1080,7 @@ const ALL_FAMILIES: [Family; 10] = [
     Family::Lex,
     Family::Transactions,
     Family::Errors,
+    Family::Clients,
 ];
 
 /// Relative weight of each family in the stream.
@@ -997,6 +1096,7 @@ fn weight(family: Family) -> usize {
         Family::Lex => 5,
         Family::Transactions => 5,
         Family::Errors => 6,
+        Family::Clients => 4,
     }
 }
 
@@ -1032,15 +1132,58 @@ const STRING_VALUES: &[&str] = &[
     "9223372036854775807",
     "abc\x00\u{ff}",
     "10",
+    "+5",
+    "007",
+    "-0",
+    " 3",
+    "1e3",
+    "0x1a",
+    "3.0",
+    ".5",
+    "inf",
+    "1e300",
 ];
 const FIELDS: &[&str] = &["f0", "f1", "f2", "f3", "n"];
-const HASH_VALUES: &[&str] = &["1", "x", "2.5", "-3", "9223372036854775806", "hello", ""];
+const HASH_VALUES: &[&str] = &[
+    "1",
+    "x",
+    "2.5",
+    "-3",
+    "9223372036854775806",
+    "hello",
+    "",
+    "007",
+    "+5",
+    "1e3",
+    "-0",
+    "0.1",
+];
 const ELEMENTS: &[&str] = &["a", "b", "c", "a", "1", "x", ""];
 const SET_MEMBERS: &[&str] = &["a", "b", "c", "d", "1", "2", "3", "-5", "10"];
 const ZMEMBERS: &[&str] = &["a", "b", "c", "d", "e"];
 const LEX_MEMBERS: &[&str] = &["a", "b", "bb", "c", "d", "e", "ab", ""];
 const SCORES: &[&str] = &[
-    "0", "1", "2", "-1", "2.5", "-0.5", "10", "1e3", "inf", "-inf",
+    "0",
+    "1",
+    "2",
+    "-1",
+    "2.5",
+    "-0.5",
+    "10",
+    "1e3",
+    "inf",
+    "-inf",
+    "0.1",
+    "-0",
+    "+inf",
+    "0x10",
+    "1e-310",
+    "1e309",
+    " 1",
+    "1.5e300",
+    "3.14159265358979323846",
+    "5.",
+    ".5",
 ];
 const SCORE_BOUNDS: &[&str] = &[
     "-inf", "+inf", "0", "(0", "1", "(1", "2.5", "(2.5", "-1", "10", "(10", "inf",
@@ -1048,15 +1191,31 @@ const SCORE_BOUNDS: &[&str] = &[
 const LEX_BOUNDS: &[&str] = &[
     "-", "+", "[a", "(a", "[b", "(bb", "[c", "(c", "[e", "[", "(", "[z",
 ];
-/// Increments exactly representable in binary, so long-double and double
-/// arithmetic agree.
-const FLOAT_INCREMENTS: &[&str] = &["0.5", "1.25", "-2.75", "3", "1e3", "-0.125", "10.5"];
+/// Increments, exact in binary or not (Redis adds in long double).
+const FLOAT_INCREMENTS: &[&str] = &[
+    "0.5",
+    "1.25",
+    "-2.75",
+    "3",
+    "1e3",
+    "-0.125",
+    "10.5",
+    "0.1",
+    "-0.3",
+    "1e-5",
+    "3.3333333333",
+    "+1.5",
+    ".5",
+    "5.",
+    "0x10",
+];
 const RELATIVE_SECONDS: &[&str] = &["100000", "250000", "1000000"];
 const RELATIVE_MILLIS: &[&str] = &["100000000", "250000000", "1000000000"];
 const ABSOLUTE_SECONDS: &[&str] = &["4000000000", "4100000000", "4200000000"];
 const ABSOLUTE_MILLIS: &[&str] = &["4000000000000", "4100000000000", "4200000000000"];
 const KEY_PATTERNS: &[&str] = &[
-    "*", "s*", "?0", "[hl]*", "k[0-1]", "*1", "\\*", "h?", "[^s]*", "z*",
+    "*", "s*", "?0", "[hl]*", "k[0-1]", "*1", "\\*", "h?", "[^s]*", "z*", "[", "[a-", "\\", "[^",
+    "**", "?*?", "[]", "[a-]", "*[", "\\[", "[\\]",
 ];
 const BITFIELD_TYPES: &[&str] = &["i8", "u8", "i5", "u4", "i16", "u1", "i64", "u63", "u2"];
 /// Replacement arguments for mutated commands: never a small positive
@@ -1109,7 +1268,7 @@ impl Generator {
     }
 
     /// The next step: one command, or a whole transaction.
-    fn step(&mut self) -> (Family, Vec<Argv>) {
+    fn step(&mut self) -> (Family, Vec<Action>) {
         let total: usize = ALL_FAMILIES.iter().map(|f| weight(*f)).sum();
         for _ in 0..1000 {
             let mut roll = self.rng.below(total);
@@ -1122,11 +1281,12 @@ impl Generator {
                 roll -= weight(candidate);
             }
             let step = match family {
-                Family::Transactions => self.transaction(),
-                Family::Errors => vec![self.bad_command()],
-                data => vec![self.command(data)],
+                Family::Transactions => self.transaction().into_iter().map(Action::first).collect(),
+                Family::Errors => vec![Action::first(self.bad_command())],
+                Family::Clients => self.two_clients(),
+                data => vec![Action::first(self.command(data))],
             };
-            if !step.iter().any(|argv| self.skipped(argv)) {
+            if !step.iter().any(|action| self.skipped(&action.argv)) {
                 return (family, step);
             }
         }
@@ -1147,7 +1307,9 @@ impl Generator {
             Family::Sets => self.sets(),
             Family::ZSets => self.zsets(),
             Family::Lex => self.lex(),
-            Family::Transactions | Family::Errors => unreachable!("not a single-command family"),
+            Family::Transactions | Family::Errors | Family::Clients => {
+                unreachable!("not a single-command family")
+            }
         }
     }
 
@@ -1930,7 +2092,11 @@ impl Generator {
         let mut groups = Vec::new();
         if with_aggregate && self.chance(40) {
             let mut weights = argv!["WEIGHTS"];
-            weights.extend(self.values(&["1", "2", "0.5", "-1", "0", "3"], count, count));
+            weights.extend(self.values(
+                &["1", "2", "0.5", "-1", "0", "3", "0.1", "1e300"],
+                count,
+                count,
+            ));
             groups.push(weights);
         }
         if with_aggregate && self.chance(40) {
@@ -2074,6 +2240,112 @@ impl Generator {
     fn pick_argv(&mut self, choices: &[&[&str]]) -> Argv {
         let choice = *self.rng.pick(choices);
         choice.iter().map(|part| part.as_bytes().to_vec()).collect()
+    }
+
+    // -- two clients -----------------------------------------------------------
+
+    fn two_clients(&mut self) -> Vec<Action> {
+        match self.rng.below(3) {
+            0 => self.blocked_then_served(),
+            1 => self.watch_disturbed(),
+            _ => self.multi_interleaved(),
+        }
+    }
+
+    /// The first client blocks (unless it can be served at once); the
+    /// second pushes to the key it waits on first, which must serve it.
+    fn blocked_then_served(&mut self) -> Vec<Action> {
+        const TIMEOUT: &str = "2";
+        let lists = self.chance(65);
+        let family = if lists { Family::Lists } else { Family::ZSets };
+        let first = self.pick(if lists { LIST_KEYS } else { ZSET_KEYS });
+        let mut keys = vec![first.clone()];
+        if self.chance(40) {
+            keys.push(self.key(family));
+        }
+        let count = keys.len().to_string();
+        let side = |g: &mut Generator| g.pick(&["LEFT", "RIGHT"]);
+        let blocking = if lists {
+            match self.rng.below(5) {
+                0 | 1 => {
+                    let mut argv = argv![self.pick(&["BLPOP", "BRPOP"])];
+                    argv.extend(keys);
+                    argv.push(TIMEOUT.as_bytes().to_vec());
+                    argv
+                }
+                2 => {
+                    let (from, to) = (side(self), side(self));
+                    argv!["BLMOVE", first.clone(), self.key(family), from, to, TIMEOUT]
+                }
+                3 => {
+                    let mut argv = argv!["BLMPOP", TIMEOUT, count];
+                    argv.extend(keys);
+                    argv.push(side(self));
+                    if self.chance(50) {
+                        argv.extend(argv!["COUNT", self.int(1, 3)]);
+                    }
+                    argv
+                }
+                _ => argv!["BRPOPLPUSH", first.clone(), self.key(family), TIMEOUT],
+            }
+        } else if self.chance(60) {
+            let mut argv = argv![self.pick(&["BZPOPMIN", "BZPOPMAX"])];
+            argv.extend(keys);
+            argv.push(TIMEOUT.as_bytes().to_vec());
+            argv
+        } else {
+            let mut argv = argv!["BZMPOP", TIMEOUT, count];
+            argv.extend(keys);
+            argv.push(self.pick(&["MIN", "MAX"]));
+            if self.chance(50) {
+                argv.extend(argv!["COUNT", self.int(1, 3)]);
+            }
+            argv
+        };
+        let push = if lists {
+            let mut argv = argv![self.pick(&["LPUSH", "RPUSH"]), first];
+            argv.extend(self.values(ELEMENTS, 1, 3));
+            argv
+        } else {
+            let mut argv = argv!["ZADD", first];
+            for _ in 0..1 + self.rng.below(2) {
+                argv.push(self.pick(&["0", "1", "2.5", "-1", "inf"]));
+                argv.push(self.pick(ZMEMBERS));
+            }
+            argv
+        };
+        vec![Action::first_later(blocking), Action::second(push)]
+    }
+
+    /// WATCH, then the other client runs a command on the same family's
+    /// keys (often a watched one), then a transaction.
+    fn watch_disturbed(&mut self) -> Vec<Action> {
+        let family = *self.rng.pick(&DATA_FAMILIES);
+        let mut watch = argv!["WATCH", self.key(family)];
+        if self.chance(30) {
+            watch.push(self.key(family));
+        }
+        let mut step = vec![Action::first(watch), Action::second(self.command(family))];
+        step.push(Action::first(argv!["MULTI"]));
+        for _ in 0..1 + self.rng.below(3) {
+            step.push(Action::first(self.command(family)));
+        }
+        step.push(Action::first(argv!["EXEC"]));
+        step
+    }
+
+    /// The other client's commands run between MULTI and EXEC.
+    fn multi_interleaved(&mut self) -> Vec<Action> {
+        let family = *self.rng.pick(&DATA_FAMILIES);
+        let mut step = vec![Action::first(argv!["MULTI"])];
+        for _ in 0..1 + self.rng.below(3) {
+            step.push(Action::first(self.command(family)));
+            if self.chance(60) {
+                step.push(Action::second(self.command(family)));
+            }
+        }
+        step.push(Action::first(argv!["EXEC"]));
+        step
     }
 
     // -- errors on purpose --------------------------------------------------
