@@ -425,8 +425,8 @@ impl<'a> Run<'a> {
             }
             let (family, step) = generator.step();
             sent += step.len();
-            if let Err((argv, line, mismatch)) = self.run_step(family, &step) {
-                let report = self.report(&argv, line, &mismatch);
+            if let Err(failure) = self.run_step(family, &step) {
+                let report = self.report(&failure);
                 if !options.keep_going {
                     panic!("{report}");
                 }
@@ -443,7 +443,7 @@ impl<'a> Run<'a> {
     }
 
     /// Runs one step, then compares the replies it deferred.
-    fn run_step(&mut self, family: Family, step: &[Action]) -> Result<(), (Argv, usize, Mismatch)> {
+    fn run_step(&mut self, family: Family, step: &[Action]) -> Result<(), Box<Failure>> {
         for action in step {
             self.history.push(match (action.client, action.deferred) {
                 (0, false) => format_command(&action.argv),
@@ -462,7 +462,7 @@ impl<'a> Run<'a> {
             );
             if let (Err(e), _) | (_, Err(e)) = sent {
                 let mismatch = Mismatch::fatal(format!("send failed: {e}"), String::new());
-                return Err((action.argv.clone(), line, mismatch));
+                return Err(Failure::new(action.argv.clone(), line, mismatch));
             }
             let pending = Pending {
                 family,
@@ -484,11 +484,7 @@ impl<'a> Run<'a> {
     }
 
     /// Reads the reply to `pending` from both servers and compares them.
-    fn compare_reply(
-        &mut self,
-        client: usize,
-        pending: Pending,
-    ) -> Result<(), (Argv, usize, Mismatch)> {
+    fn compare_reply(&mut self, client: usize, pending: Pending) -> Result<(), Box<Failure>> {
         let Pending { family, argv, line } = pending;
         let reference = self.reference[client].read_reply();
         let subject = self.subject[client].read_reply();
@@ -496,7 +492,7 @@ impl<'a> Run<'a> {
             (Ok(r), Ok(s)) => (r, s),
             (r, s) => {
                 let mismatch = Mismatch::fatal(format!("{r:?}"), format!("{s:?}"));
-                return Err((argv, line, mismatch));
+                return Err(Failure::new(argv, line, mismatch));
             }
         };
         let name = command_name(&argv);
@@ -514,7 +510,7 @@ impl<'a> Run<'a> {
             normalised: Some((reference_n.to_string(), subject_n.to_string())),
             fatal: false,
         };
-        Err((argv, line, mismatch))
+        Err(Failure::new(argv, line, mismatch))
     }
 
     fn track_transaction(&mut self, client: usize, name: &str, argv: &Argv, reference: &Resp) {
@@ -531,7 +527,13 @@ impl<'a> Run<'a> {
 
     /// The failure message; `line` is the failing command's 1-based line
     /// in the sequence file.
-    fn report(&self, argv: &Argv, line: usize, mismatch: &Mismatch) -> String {
+    fn report(&self, failure: &Failure) -> String {
+        let Failure {
+            argv,
+            line,
+            mismatch,
+        } = failure;
+        let line = *line;
         let path = support::artifact_dir().join(format!(
             "differential-{}-seed{}-resp{}.txt",
             self.test, self.seed, self.protocol
@@ -607,6 +609,24 @@ struct Mismatch {
     subject: String,
     normalised: Option<(String, String)>,
     fatal: bool,
+}
+
+/// A mismatch with the command it happened on.
+struct Failure {
+    argv: Argv,
+    /// The command's 1-based line in the history.
+    line: usize,
+    mismatch: Mismatch,
+}
+
+impl Failure {
+    fn new(argv: Argv, line: usize, mismatch: Mismatch) -> Box<Failure> {
+        Box::new(Failure {
+            argv,
+            line,
+            mismatch,
+        })
+    }
 }
 
 impl Mismatch {
