@@ -2334,6 +2334,18 @@ impl Generator {
             }
             argv
         };
+        if self.chance(5) {
+            // The key waited on is created with another type: the first
+            // client keeps waiting, so its timeout is short here.
+            let mut blocking = blocking;
+            let at = match command_name(&blocking).as_str() {
+                "blmpop" | "bzmpop" => 1,
+                _ => blocking.len() - 1,
+            };
+            blocking[at] = b"0.2".to_vec();
+            let other_type = argv!["SET", push[1].clone(), "x"];
+            return vec![Action::first_later(blocking), Action::second(other_type)];
+        }
         vec![Action::first_later(blocking), Action::second(push)]
     }
 
@@ -2514,6 +2526,7 @@ impl Generator {
             &["SMOVE", "S0", "S1"],
             &["BLPOP", "l0", "-1"],
             &["BLPOP", "l0", "x"],
+            &["BLPOP", "l0", "1e400"],
             &["TYPE"],
             &["KEYS"],
             &["DBSIZE", "extra"],
