@@ -112,10 +112,7 @@ fn watch_aborts_exec_when_another_client_writes() {
     call(&mut watcher, &["UNWATCH"]);
     call(&mut watcher, &["MULTI"]);
     call(&mut watcher, &["GET", "balance"]);
-    assert_eq!(
-        call(&mut watcher, &["EXEC"]),
-        Resp::Array(vec![bulk("1")])
-    );
+    assert_eq!(call(&mut watcher, &["EXEC"]), Resp::Array(vec![bulk("1")]));
 }
 
 #[test]
@@ -132,24 +129,39 @@ fn pubsub_delivers_to_channels_and_patterns() {
         Resp::Array(vec![bulk("psubscribe"), bulk("n*"), Resp::Int(2)])
     );
     // RESP2 subscribers may only run subscription commands.
-    assert!(error_text(&call(&mut subscriber, &["GET", "x"])).starts_with("ERR Can't execute 'get'"));
+    assert!(
+        error_text(&call(&mut subscriber, &["GET", "x"])).starts_with("ERR Can't execute 'get'")
+    );
     assert_eq!(
         call(&mut subscriber, &["PING"]),
         Resp::Array(vec![bulk("pong"), bulk("")])
     );
 
-    assert_eq!(call(&mut publisher, &["PUBLISH", "news", "hello"]), Resp::Int(2));
+    assert_eq!(
+        call(&mut publisher, &["PUBLISH", "news", "hello"]),
+        Resp::Int(2)
+    );
     assert_eq!(
         subscriber.read_reply().unwrap(),
         Resp::Array(vec![bulk("message"), bulk("news"), bulk("hello")])
     );
     assert_eq!(
         subscriber.read_reply().unwrap(),
-        Resp::Array(vec![bulk("pmessage"), bulk("n*"), bulk("news"), bulk("hello")])
+        Resp::Array(vec![
+            bulk("pmessage"),
+            bulk("n*"),
+            bulk("news"),
+            bulk("hello")
+        ])
     );
     assert_eq!(
         call(&mut publisher, &["PUBSUB", "NUMSUB", "news", "other"]),
-        Resp::Array(vec![bulk("news"), Resp::Int(1), bulk("other"), Resp::Int(0)])
+        Resp::Array(vec![
+            bulk("news"),
+            Resp::Int(1),
+            bulk("other"),
+            Resp::Int(0)
+        ])
     );
     assert_eq!(call(&mut publisher, &["PUBSUB", "NUMPAT"]), Resp::Int(1));
     assert_eq!(
@@ -161,7 +173,10 @@ fn pubsub_delivers_to_channels_and_patterns() {
     call(&mut subscriber, &["UNSUBSCRIBE"]);
     call(&mut subscriber, &["PUNSUBSCRIBE"]);
     assert_eq!(call(&mut subscriber, &["GET", "x"]), Resp::NullBulk);
-    assert_eq!(call(&mut publisher, &["PUBLISH", "news", "again"]), Resp::Int(0));
+    assert_eq!(
+        call(&mut publisher, &["PUBLISH", "news", "again"]),
+        Resp::Int(0)
+    );
 }
 
 #[test]
@@ -169,7 +184,10 @@ fn resp3_subscriber_gets_push_frames_and_can_run_commands() {
     let server = spawn_daisy(&[]);
     let mut conn = server.connect();
     assert!(matches!(call(&mut conn, &["HELLO", "3"]), Resp::Map(_)));
-    assert!(matches!(call(&mut conn, &["SUBSCRIBE", "c"]), Resp::Push(_)));
+    assert!(matches!(
+        call(&mut conn, &["SUBSCRIBE", "c"]),
+        Resp::Push(_)
+    ));
     assert_eq!(call(&mut conn, &["SET", "k", "v"]), simple("OK"));
     // Its own PUBLISH: the message comes before the reply, as in Redis.
     conn.send(&["PUBLISH", "c", "m"]).unwrap();
@@ -190,7 +208,10 @@ fn blocked_pop_is_served_by_a_later_push_in_fifo_order() {
     thread::sleep(Duration::from_millis(100));
     second.send(&["BLPOP", "queue", "5"]).unwrap();
     thread::sleep(Duration::from_millis(100));
-    assert_eq!(call(&mut pusher, &["RPUSH", "queue", "a", "b", "c"]), Resp::Int(3));
+    assert_eq!(
+        call(&mut pusher, &["RPUSH", "queue", "a", "b", "c"]),
+        Resp::Int(3)
+    );
     assert_eq!(
         first.read_reply().unwrap(),
         Resp::Array(vec![bulk("queue"), bulk("a")])
@@ -220,16 +241,24 @@ fn blocked_pop_times_out_and_chains_through_blmove() {
     let server = spawn_daisy(&[]);
     let mut waiter = server.connect();
     let started = Instant::now();
-    assert_eq!(call(&mut waiter, &["BLPOP", "nothing", "0.2"]), Resp::NullArray);
+    assert_eq!(
+        call(&mut waiter, &["BLPOP", "nothing", "0.2"]),
+        Resp::NullArray
+    );
     let waited = started.elapsed();
-    assert!(waited >= Duration::from_millis(190), "returned after {waited:?}");
+    assert!(
+        waited >= Duration::from_millis(190),
+        "returned after {waited:?}"
+    );
     assert!(waited < Duration::from_secs(3), "returned after {waited:?}");
 
     // A BLMOVE that is served pushes into a list another client waits on.
     let mut mover = server.connect();
     let mut end = server.connect();
     let mut pusher = server.connect();
-    mover.send(&["BLMOVE", "src", "dst", "LEFT", "RIGHT", "5"]).unwrap();
+    mover
+        .send(&["BLMOVE", "src", "dst", "LEFT", "RIGHT", "5"])
+        .unwrap();
     end.send(&["BLPOP", "dst", "5"]).unwrap();
     thread::sleep(Duration::from_millis(100));
     call(&mut pusher, &["RPUSH", "src", "item"]);
@@ -247,7 +276,10 @@ fn blocked_pop_times_out_and_chains_through_blmove() {
     };
     stuck.send(&["BLPOP", "never", "0"]).unwrap();
     thread::sleep(Duration::from_millis(100));
-    assert_eq!(call(&mut pusher, &["CLIENT", "UNBLOCK", &id, "ERROR"]), Resp::Int(1));
+    assert_eq!(
+        call(&mut pusher, &["CLIENT", "UNBLOCK", &id, "ERROR"]),
+        Resp::Int(1)
+    );
     assert!(error_text(&stuck.read_reply().unwrap()).starts_with("UNBLOCKED"));
 }
 
@@ -267,7 +299,10 @@ fn requirepass_guards_every_command_but_auth() {
     assert_eq!(call(&mut conn, &["GET", "k"]), Resp::NullBulk);
 
     let mut other = server.connect();
-    match call(&mut other, &["HELLO", "3", "AUTH", "default", "s3cret", "SETNAME", "app"]) {
+    match call(
+        &mut other,
+        &["HELLO", "3", "AUTH", "default", "s3cret", "SETNAME", "app"],
+    ) {
         Resp::Map(fields) => assert!(fields.contains(&(bulk("proto"), Resp::Int(3)))),
         reply => panic!("HELLO gave {reply:?}"),
     }
@@ -297,7 +332,10 @@ fn client_list_and_kill() {
         "ERR Client names cannot contain spaces, newlines or special characters."
     );
     assert_eq!(
-        call(&mut admin, &["CLIENT", "KILL", "ID", &victim_id.to_string()]),
+        call(
+            &mut admin,
+            &["CLIENT", "KILL", "ID", &victim_id.to_string()]
+        ),
         Resp::Int(1)
     );
     let (_, closed) = victim.read_until_close(Duration::from_secs(5));
@@ -344,14 +382,20 @@ fn maxmemory_refuses_growing_writes_but_serves_reads_and_deletes() {
     let mut conn = server.connect();
     call(&mut conn, &["SET", "keep", "v"]);
     // A limit below what the process already uses: every denyoom command fails.
-    assert_eq!(call(&mut conn, &["CONFIG", "SET", "maxmemory", "1000"]), simple("OK"));
+    assert_eq!(
+        call(&mut conn, &["CONFIG", "SET", "maxmemory", "1000"]),
+        simple("OK")
+    );
     assert_eq!(
         error_text(&call(&mut conn, &["SET", "new", "v"])),
         "OOM command not allowed when used memory > 'maxmemory'."
     );
     assert_eq!(call(&mut conn, &["GET", "keep"]), bulk("v"));
     assert_eq!(call(&mut conn, &["DEL", "keep"]), Resp::Int(1));
-    assert_eq!(call(&mut conn, &["CONFIG", "SET", "maxmemory", "0"]), simple("OK"));
+    assert_eq!(
+        call(&mut conn, &["CONFIG", "SET", "maxmemory", "0"]),
+        simple("OK")
+    );
     assert_eq!(call(&mut conn, &["SET", "new", "v"]), simple("OK"));
 }
 
@@ -363,7 +407,10 @@ fn config_get_set_and_info() {
         call(&mut conn, &["CONFIG", "GET", "maxmemory"]),
         Resp::Array(vec![bulk("maxmemory"), bulk("0")])
     );
-    assert_eq!(call(&mut conn, &["CONFIG", "SET", "timeout", "30"]), simple("OK"));
+    assert_eq!(
+        call(&mut conn, &["CONFIG", "SET", "timeout", "30"]),
+        simple("OK")
+    );
     assert_eq!(
         call(&mut conn, &["CONFIG", "GET", "timeout"]),
         Resp::Array(vec![bulk("timeout"), bulk("30")])
@@ -374,7 +421,12 @@ fn config_get_set_and_info() {
         Resp::Bulk(text) => String::from_utf8(text).unwrap(),
         other => panic!("INFO gave {other:?}"),
     };
-    for field in ["redis_version:", "connected_clients:", "used_memory:", "db0:keys=1"] {
+    for field in [
+        "redis_version:",
+        "connected_clients:",
+        "used_memory:",
+        "db0:keys=1",
+    ] {
         assert!(info.contains(field), "INFO lacks {field}: {info}");
     }
 }
@@ -386,7 +438,10 @@ fn shutdown_stops_the_server() {
     conn.send(&["SHUTDOWN"]).unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     while server.is_running() {
-        assert!(Instant::now() < deadline, "server still running after SHUTDOWN");
+        assert!(
+            Instant::now() < deadline,
+            "server still running after SHUTDOWN"
+        );
         thread::sleep(Duration::from_millis(50));
     }
 }
