@@ -252,6 +252,16 @@ impl Connection {
         };
         self.client.state.borrow_mut().last_command = spec.name;
         if let Some(error) = self.refusal(node, spec, &argv) {
+            if spec.name == "exec" {
+                // Redis answers a refused EXEC with EXECABORT, in MULTI or
+                // not, quoting the error.
+                self.end_multi(node);
+                let reason = error.strip_prefix("ERR ").unwrap_or(&error);
+                self.reply.error(&format!(
+                    "EXECABORT Transaction discarded because of: {reason}"
+                ));
+                return Step::Continue;
+            }
             self.reply.error(&error);
             self.fail_queueing();
             return Step::Continue;
