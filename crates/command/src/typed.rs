@@ -14,10 +14,10 @@ pub fn get_str<'a>(db: &'a mut Db, key: &[u8]) -> Result<Option<&'a StrValue>, C
 }
 
 pub fn get_str_mut<'a>(db: &'a mut Db, key: &[u8]) -> Result<Option<&'a mut StrValue>, CmdError> {
-    check_type(db, key, |v| matches!(v, Value::Str(_)))?;
-    match db.get_mut(key) {
-        Some(Value::Str(s)) => Ok(Some(s)),
-        _ => Ok(None),
+    match db.get_mut_checked(key, |v| matches!(v, Value::Str(_))) {
+        Ok(Some(Value::Str(s))) => Ok(Some(s)),
+        Ok(_) => Ok(None),
+        Err(_) => Err(CmdError::WrongType),
     }
 }
 
@@ -42,22 +42,23 @@ macro_rules! typed_access {
 
         /// For changing the value; counts as a modification of the key.
         pub fn $get_mut<'a>(db: &'a mut Db, key: &[u8]) -> Result<Option<&'a mut $ty>, CmdError> {
-            check_type(db, key, |v| matches!(v, Value::$variant(_)))?;
-            match db.get_mut(key) {
-                Some(Value::$variant(inner)) => Ok(Some(inner)),
-                _ => Ok(None),
+            match db.get_mut_checked(key, |v| matches!(v, Value::$variant(_))) {
+                Ok(Some(Value::$variant(inner))) => Ok(Some(inner)),
+                Ok(_) => Ok(None),
+                Err(_) => Err(CmdError::WrongType),
             }
         }
 
         /// The value, created empty when the key does not exist. The caller
         /// must leave it non-empty or call `Db::remove_if_empty`.
         pub fn $get_or_create<'a>(db: &'a mut Db, key: &[u8]) -> Result<&'a mut $ty, CmdError> {
-            check_type(db, key, |v| matches!(v, Value::$variant(_)))?;
             let seed = db.seed();
             let make: fn(u64) -> Value = $make;
-            match db.get_or_insert_with(key, || make(seed)) {
-                (Value::$variant(inner), _) => Ok(inner),
-                _ => unreachable!("type checked above"),
+            match db.get_or_insert_checked(key, |v| matches!(v, Value::$variant(_)), || make(seed))
+            {
+                Ok((Value::$variant(inner), _)) => Ok(inner),
+                Ok(_) => unreachable!("the type was checked"),
+                Err(_) => Err(CmdError::WrongType),
             }
         }
     };

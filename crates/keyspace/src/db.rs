@@ -9,6 +9,21 @@ pub const ACTIVE_EXPIRE_KEYS_PER_CYCLE: usize = 200;
 /// Buckets of the expiry index one active cycle may look at, at most.
 const ACTIVE_EXPIRE_BUCKETS_PER_CYCLE: usize = 2_000;
 
+/// A key holds a value of a kind the caller did not accept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rejected;
+
+/// Records a change to `key` if some client watches it.
+fn note_changed(
+    watched: &HashMap<CompactBytes, usize>,
+    touched: &mut Vec<CompactBytes>,
+    key: &[u8],
+) {
+    if !watched.is_empty() && watched.contains_key(key) {
+        touched.push(CompactBytes::new(key));
+    }
+}
+
 pub struct Db {
     keys: Dict<CompactBytes, Value>,
     /// Absolute expiry time (Unix ms) of each key that has one.
@@ -103,9 +118,7 @@ impl Db {
     }
 
     fn note_changed(&mut self, key: &[u8]) {
-        if !self.watched.is_empty() && self.watched.contains_key(key) {
-            self.touched_watched.push(CompactBytes::new(key));
-        }
+        note_changed(&self.watched, &mut self.touched_watched, key);
     }
 
     /// The value of `key`, if it exists and has not expired.
@@ -119,14 +132,48 @@ impl Db {
     /// The value of `key` for changing it. Call this only when the value
     /// will change: it counts as a modification for WATCH.
     pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Value> {
+        self.get_mut_checked(key, |_| true).ok().flatten()
+    }
+
+    /// The value of `key` for changing it, if `accept` takes it; `Err` (and
+    /// nothing counts as changed) when the key holds a value `accept`
+    /// rejects. One lookup in the common case.
+    pub fn get_mut_checked(
+        &mut self,
+        key: &[u8],
+        accept: impl FnOnce(&Value) -> bool,
+    ) -> Result<Option<&mut Value>, Rejected> {
         if self.expire_if_needed(key) {
-            return None;
+            return Ok(None);
         }
-        if !self.keys.contains_key(key) {
-            return None;
+        let Some(value) = self.keys.get_mut(key) else {
+            return Ok(None);
+        };
+        if !accept(value) {
+            return Err(Rejected);
         }
-        self.note_changed(key);
-        self.keys.get_mut(key)
+        note_changed(&self.watched, &mut self.touched_watched, key);
+        Ok(Some(value))
+    }
+
+    /// The value of `key` for changing it, created with `make` when absent
+    /// (the flag says so); `Err` when it holds a value `accept` rejects.
+    pub fn get_or_insert_checked(
+        &mut self,
+        key: &[u8],
+        accept: impl FnOnce(&Value) -> bool,
+        make: impl FnOnce() -> Value,
+    ) -> Result<(&mut Value, bool), Rejected> {
+        self.expire_if_needed(key);
+        if let Some(existing) = self.keys.get(key) {
+            if !accept(existing) {
+                return Err(Rejected);
+            }
+        }
+        note_changed(&self.watched, &mut self.touched_watched, key);
+        Ok(self
+            .keys
+            .get_or_insert_with(key, || CompactBytes::new(key), make))
     }
 
     pub fn contains(&mut self, key: &[u8]) -> bool {

@@ -144,25 +144,24 @@ impl<K: AsRef<[u8]>, V> Dict<K, V> {
         make_key: impl FnOnce() -> K,
         make: impl FnOnce() -> V,
     ) -> (&mut V, bool) {
-        let inserted = !self.contains_key(key);
-        if inserted {
-            self.insert_new(make_key(), make());
+        if self.contains_key(key) {
+            let value = self.get_mut(key).expect("the key is present");
+            return (value, false);
         }
-        let value = self
-            .get_mut(key)
-            .expect("the key was present or has just been inserted");
-        (value, inserted)
+        (self.insert_new(make_key(), make()), true)
     }
 
-    fn insert_new(&mut self, key: K, value: V) {
+    /// Inserts a key known to be absent; returns its value slot.
+    fn insert_new(&mut self, key: K, value: V) -> &mut V {
         self.rehash_step(REHASH_BUCKETS_PER_WRITE);
         self.expand_if_needed();
         let hash = self.hash(key.as_ref());
+        self.len += 1;
         let table = &mut self.tables[self.tables_in_use() - 1];
         let index = hash as usize & (table.len() - 1);
         let next = table[index].take();
-        table[index] = Some(Box::new(Node { next, key, value }));
-        self.len += 1;
+        let node = table[index].insert(Box::new(Node { next, key, value }));
+        &mut node.value
     }
 
     pub fn remove(&mut self, key: &[u8]) -> Option<V> {

@@ -20,7 +20,7 @@ mod value;
 mod zset;
 
 pub use compact::{CompactBytes, StrValue};
-pub use db::Db;
+pub use db::{Db, Rejected};
 pub use dict::Dict;
 pub use value::{Hash, List, Set, Value, ValueKind};
 pub use zset::{Score, ZSet};

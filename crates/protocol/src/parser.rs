@@ -24,6 +24,8 @@ pub enum ProtocolError {
     ExpectedDollar(u8),
     TooBigInline,
     TooBigMultibulkCount,
+    UnauthenticatedMultibulkLength,
+    UnauthenticatedBulkLength,
     TooBigBulkCount,
     UnbalancedQuotes,
 }
@@ -39,6 +41,12 @@ impl fmt::Display for ProtocolError {
                 write!(f, "Protocol error: expected '$', got '{}'", *got as char)
             }
             ProtocolError::TooBigInline => f.write_str("Protocol error: too big inline request"),
+            ProtocolError::UnauthenticatedMultibulkLength => {
+                f.write_str("Protocol error: unauthenticated multibulk length")
+            }
+            ProtocolError::UnauthenticatedBulkLength => {
+                f.write_str("Protocol error: unauthenticated bulk length")
+            }
             ProtocolError::TooBigMultibulkCount => {
                 f.write_str("Protocol error: too big mbulk count string")
             }
@@ -54,9 +62,34 @@ impl fmt::Display for ProtocolError {
 
 impl std::error::Error for ProtocolError {}
 
+impl ProtocolError {
+    /// The error text as bytes: the offending byte of `ExpectedDollar` is
+    /// sent as it came, as Redis does, not as UTF-8.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        match self {
+            ProtocolError::ExpectedDollar(got) => {
+                let mut text = b"Protocol error: expected '$', got '".to_vec();
+                text.push(*got);
+                text.push(b'\'');
+                text
+            }
+            other => other.to_string().into_bytes(),
+        }
+    }
+}
+
+/// Most arguments a client that has not authenticated may send in one
+/// request, as in Redis: enough for AUTH and HELLO, too few to make the
+/// server allocate for a stranger.
+const UNAUTHENTICATED_ARGS_MAX: i64 = 10;
+/// Largest bulk string a client that has not authenticated may send.
+const UNAUTHENTICATED_BULK_BYTES_MAX: i64 = 16 * 1024;
+
 /// Parser state for one connection.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct RequestParser {
+    /// False while the server requires a password the client has not given.
+    authenticated: bool,
     /// Arguments of the multibulk request in progress.
     argv: Vec<Bytes>,
     /// Arguments still expected; 0 when no multibulk request is in progress.
@@ -65,9 +98,25 @@ pub struct RequestParser {
     bulk_len: Option<usize>,
 }
 
+impl Default for RequestParser {
+    fn default() -> Self {
+        RequestParser {
+            authenticated: true,
+            argv: Vec::new(),
+            args_remaining: 0,
+            bulk_len: None,
+        }
+    }
+}
+
 impl RequestParser {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Applies the tighter limits for a client that must still authenticate.
+    pub fn set_authenticated(&mut self, authenticated: bool) {
+        self.authenticated = authenticated;
     }
 
     /// Bytes the parser knows it still needs before it can make progress,
@@ -140,6 +189,9 @@ impl RequestParser {
         if count as u64 > limits.max_args as u64 {
             return Err(ProtocolError::InvalidMultibulkLength);
         }
+        if !self.authenticated && count > UNAUTHENTICATED_ARGS_MAX {
+            return Err(ProtocolError::UnauthenticatedMultibulkLength);
+        }
         let count = count as usize;
         self.args_remaining = count;
         self.argv = Vec::with_capacity(count.min(ARGV_PREALLOCATE_MAX));
@@ -157,12 +209,10 @@ impl RequestParser {
                 let Some(&first) = buf.first() else {
                     return Ok(None);
                 };
+                // Like Redis, wait for the whole line before judging it.
                 let Some(line_end) = find_crlf(buf) else {
                     if buf.len() > limits.max_inline_bytes {
                         return Err(ProtocolError::TooBigBulkCount);
-                    }
-                    if first != b'$' {
-                        return Err(ProtocolError::ExpectedDollar(first));
                     }
                     return Ok(None);
                 };
@@ -172,6 +222,9 @@ impl RequestParser {
                 let len = parse_i64(&buf[1..line_end]).ok_or(ProtocolError::InvalidBulkLength)?;
                 if len < 0 || len as u64 > limits.max_bulk_bytes as u64 {
                     return Err(ProtocolError::InvalidBulkLength);
+                }
+                if !self.authenticated && len > UNAUTHENTICATED_BULK_BYTES_MAX {
+                    return Err(ProtocolError::UnauthenticatedBulkLength);
                 }
                 buf.advance(line_end + 2);
                 self.bulk_len = Some(len as usize);
@@ -197,12 +250,23 @@ enum Header {
 /// Position of the `\r` that ends a header line, as Redis finds it: the
 /// first `\r` with at least one byte after it (the `\n`, which is skipped).
 fn find_crlf(buf: &[u8]) -> Option<usize> {
-    let carriage_return = memchr(b'\r', buf)?;
+    let carriage_return = find_before_nul(b'\r', buf)?;
     (carriage_return + 1 < buf.len()).then_some(carriage_return)
 }
 
-fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
-    haystack.iter().position(|&b| b == needle)
+/// Position of `needle`, searching as Redis's `strchr` on the query buffer
+/// does: a NUL byte ends the search, so a line with a NUL before its end is
+/// never complete (until the size limit turns it into an error).
+fn find_before_nul(needle: u8, haystack: &[u8]) -> Option<usize> {
+    haystack
+        .iter()
+        .position(|&b| b == needle || b == 0)
+        .filter(|&at| haystack[at] == needle)
+}
+
+/// C's `isspace` in the "C" locale.
+fn is_c_space(byte: u8) -> bool {
+    matches!(byte, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
 }
 
 /// Parses a signed decimal integer with no leading '+', no spaces, and no
@@ -236,7 +300,7 @@ pub(crate) fn parse_i64(text: &[u8]) -> Option<i64> {
 
 /// Parses one inline command line. `Ok(None)` means the line is incomplete.
 fn parse_inline(buf: &mut BytesMut, limits: &Limits) -> Result<Option<Vec<Bytes>>, ProtocolError> {
-    let Some(newline) = memchr(b'\n', buf) else {
+    let Some(newline) = find_before_nul(b'\n', buf) else {
         if buf.len() > limits.max_inline_bytes {
             return Err(ProtocolError::TooBigInline);
         }
@@ -265,7 +329,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Bytes>> {
     let mut argv = Vec::new();
     let mut pos = 0;
     loop {
-        while pos < line.len() && line[pos].is_ascii_whitespace() {
+        while pos < line.len() && is_c_space(line[pos]) {
             pos += 1;
         }
         if pos == line.len() {
@@ -297,7 +361,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Bytes>> {
                     continue;
                 }
                 if c == b'"' {
-                    if pos + 1 < line.len() && !line[pos + 1].is_ascii_whitespace() {
+                    if pos + 1 < line.len() && !is_c_space(line[pos + 1]) {
                         return None;
                     }
                     pos += 1;
@@ -313,7 +377,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Bytes>> {
                     continue;
                 }
                 if c == b'\'' {
-                    if pos + 1 < line.len() && !line[pos + 1].is_ascii_whitespace() {
+                    if pos + 1 < line.len() && !is_c_space(line[pos + 1]) {
                         return None;
                     }
                     pos += 1;
@@ -324,7 +388,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Bytes>> {
             } else {
                 match line.get(pos) {
                     None => break,
-                    Some(c) if c.is_ascii_whitespace() => break,
+                    Some(b' ' | b'\n' | b'\r' | b'\t') => break,
                     Some(b'"') => in_double = true,
                     Some(b'\'') => in_single = true,
                     Some(&c) => current.push(c),

@@ -89,8 +89,13 @@ impl Reply {
     /// An error reply. `message` starts with its code (`ERR`, `WRONGTYPE`,
     /// ...); line breaks are replaced by spaces so the stream stays in sync.
     pub fn error(&mut self, message: &str) {
+        self.error_bytes(message.as_bytes());
+    }
+
+    /// An error reply whose text holds bytes as the client sent them.
+    pub fn error_bytes(&mut self, message: &[u8]) {
         self.buf.put_u8(b'-');
-        for byte in message.bytes() {
+        for &byte in message {
             self.buf.put_u8(if byte == b'\r' || byte == b'\n' {
                 b' '
             } else {

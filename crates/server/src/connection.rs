@@ -25,7 +25,7 @@ const READ_CHUNK_BYTES: usize = 16 * 1024;
 /// Reply buffer capacity kept between batches; a larger one is released.
 const REPLY_BUFFER_KEEP_BYTES: usize = 1024 * 1024;
 /// Longest argument text quoted in an unknown-command error.
-const UNKNOWN_COMMAND_ARG_CHARS: usize = 128;
+const UNKNOWN_COMMAND_ARG_BYTES: usize = 128;
 
 /// What the connection does after a request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,6 +54,10 @@ pub(crate) struct Connection {
     /// A command failed to queue: EXEC must abort.
     pub(crate) multi_failed: bool,
     limits: Limits,
+    /// The clock, read once per batch of requests (Unix ms): every command
+    /// of a batch runs at the same "now", and the hot path reads the clock
+    /// once per wake-up instead of once per command.
+    batch_now_ms: u64,
 }
 
 impl Connection {
@@ -73,6 +77,7 @@ impl Connection {
             queued: Vec::new(),
             multi_failed: false,
             limits,
+            batch_now_ms: 0,
         }
     }
 
@@ -108,6 +113,7 @@ impl Connection {
     fn process_input(&mut self) -> Step {
         let node = self.node.clone();
         let mut node = node.borrow_mut();
+        self.batch_now_ms = now_ms();
         self.drain_outbox();
         if self.client.state.borrow().blocked.is_some() {
             return Step::Block;
@@ -116,6 +122,8 @@ impl Connection {
             if self.client.killed.get() {
                 return Step::Close;
             }
+            self.parser
+                .set_authenticated(self.client.state.borrow().authenticated);
             match self.parser.parse(&mut self.read_buf, &self.limits) {
                 Ok(Some(argv)) => match self.dispatch(&mut node, argv) {
                     Step::Continue => continue,
@@ -123,7 +131,9 @@ impl Connection {
                 },
                 Ok(None) => return Step::Continue,
                 Err(error) => {
-                    self.reply.error(&error.to_string());
+                    let mut message = b"ERR ".to_vec();
+                    message.extend_from_slice(&error.to_bytes());
+                    self.reply.error_bytes(&message);
                     return Step::Close;
                 }
             }
@@ -238,16 +248,25 @@ impl Connection {
 
     /// Runs or queues one request.
     fn dispatch(&mut self, node: &mut Node, argv: Vec<Bytes>) -> Step {
-        let now = now_ms();
         node.stats.commands_processed += 1;
-        self.client.state.borrow_mut().last_active_ms = now;
+        self.client.state.borrow_mut().last_active_ms = self.batch_now_ms;
         let Some(spec) = lookup(&argv[0]) else {
-            self.reply.error(&unknown_command_error(&argv));
+            self.reply.error_bytes(&unknown_command_error(&argv));
             self.fail_queueing();
             return Step::Continue;
         };
         self.client.state.borrow_mut().last_command = spec.name;
         if let Some(error) = self.refusal(node, spec, &argv) {
+            if spec.name == "exec" {
+                // Redis answers a refused EXEC with EXECABORT, in MULTI or
+                // not, quoting the error.
+                self.end_multi(node);
+                let reason = error.strip_prefix("ERR ").unwrap_or(&error);
+                self.reply.error(&format!(
+                    "EXECABORT Transaction discarded because of: {reason}"
+                ));
+                return Step::Continue;
+            }
             self.reply.error(&error);
             self.fail_queueing();
             return Step::Continue;
@@ -322,7 +341,7 @@ impl Connection {
         match spec.handler {
             Handler::Data(handler) => {
                 if !in_exec {
-                    node.db.set_now(now_ms());
+                    node.db.set_now(self.batch_now_ms);
                 }
                 match node.run_data(handler, &argv, &mut self.reply, in_exec) {
                     Flow::Done => {
@@ -365,20 +384,22 @@ pub(crate) fn written_keys(node: &Node, spec: &CommandSpec, argv: &[Bytes]) -> V
 }
 
 /// Redis 7's text: `unknown command 'foo', with args beginning with: 'a' 'b' `,
-/// with the arguments cut to 128 characters in all.
-fn unknown_command_error(argv: &[Bytes]) -> String {
-    let name: String = String::from_utf8_lossy(&argv[0])
-        .chars()
-        .take(UNKNOWN_COMMAND_ARG_CHARS)
-        .collect();
-    let mut args = String::new();
+/// with the bytes the client sent and the arguments cut to 128 bytes in all.
+fn unknown_command_error(argv: &[Bytes]) -> Vec<u8> {
+    let name = &argv[0][..argv[0].len().min(UNKNOWN_COMMAND_ARG_BYTES)];
+    let mut args = Vec::new();
     for arg in &argv[1..] {
-        if args.len() >= UNKNOWN_COMMAND_ARG_CHARS {
+        if args.len() >= UNKNOWN_COMMAND_ARG_BYTES {
             break;
         }
-        let room = UNKNOWN_COMMAND_ARG_CHARS - args.len();
-        let text: String = String::from_utf8_lossy(arg).chars().take(room).collect();
-        args.push_str(&format!("'{text}' "));
+        let room = UNKNOWN_COMMAND_ARG_BYTES - args.len();
+        args.push(b'\'');
+        args.extend_from_slice(&arg[..arg.len().min(room)]);
+        args.extend_from_slice(b"' ");
     }
-    format!("ERR unknown command '{name}', with args beginning with: {args}")
+    let mut message = b"ERR unknown command '".to_vec();
+    message.extend_from_slice(name);
+    message.extend_from_slice(b"', with args beginning with: ");
+    message.extend_from_slice(&args);
+    message
 }

@@ -276,7 +276,7 @@ impl Connection {
         self.reply.ok();
     }
 
-    fn end_multi(&mut self, node: &mut Node) {
+    pub(crate) fn end_multi(&mut self, node: &mut Node) {
         self.queued.clear();
         self.multi_failed = false;
         self.client.state.borrow_mut().multi = None;
