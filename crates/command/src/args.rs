@@ -66,19 +66,23 @@ pub fn parse_f64_opt(arg: &[u8]) -> Option<f64> {
 /// A blocking-command timeout in seconds (fractions allowed), as an
 /// absolute deadline in ms; `None` means wait forever (a timeout of 0).
 pub fn parse_timeout_deadline(arg: &[u8], now_ms: u64) -> Result<Option<u64>, CmdError> {
-    let seconds = parse_f64_opt(arg)
-        .filter(|s| s.is_finite())
-        .ok_or(CmdError::Static(
-            "ERR timeout is not a float or out of range",
-        ))?;
+    let Some(seconds) = parse_f64_opt(arg) else {
+        // Redis reads the timeout as a long double: a value too large for a
+        // double but finite there overflows its millisecond conversion to a
+        // negative number.
+        return match crate::long_double::parse_long_double(arg) {
+            Some(_) => Err(CmdError::Static("ERR timeout is negative")),
+            None => Err(CmdError::Static(
+                "ERR timeout is not a float or out of range",
+            )),
+        };
+    };
     // Redis rounds up to whole milliseconds before checking the sign, so a
-    // tiny negative timeout is 0 (wait forever) and a tiny positive one 1ms.
+    // tiny negative timeout is 0 (wait forever) and a tiny positive one 1ms;
+    // a count of milliseconds beyond i64 wraps negative there.
     let ms = (seconds * 1000.0).ceil();
-    if ms < 0.0 {
+    if ms.is_nan() || ms < 0.0 || ms >= i64::MAX as f64 {
         return Err(CmdError::Static("ERR timeout is negative"));
-    }
-    if ms > (i64::MAX / 2) as f64 {
-        return Err(CmdError::Static("ERR timeout is out of range"));
     }
     if ms == 0.0 {
         return Ok(None);
@@ -134,6 +138,23 @@ mod tests {
         assert!(parse_f64(b"").is_err());
         assert!(parse_f64(b" 1").is_err());
         assert_eq!(parse_f64(b"0x10"), Ok(16.0));
+    }
+
+    #[test]
+    fn timeouts_round_and_overflow_like_redis() {
+        let negative = Err(CmdError::Static("ERR timeout is negative"));
+        assert_eq!(parse_timeout_deadline(b"0", 1_000), Ok(None));
+        assert_eq!(parse_timeout_deadline(b"0.0001", 1_000), Ok(Some(1_001)));
+        assert_eq!(parse_timeout_deadline(b"-0.0001", 1_000), Ok(None));
+        assert_eq!(parse_timeout_deadline(b"-1", 1_000), negative);
+        assert_eq!(parse_timeout_deadline(b"1e400", 1_000), negative);
+        assert_eq!(parse_timeout_deadline(b"inf", 1_000), negative);
+        assert_eq!(
+            parse_timeout_deadline(b"abc", 1_000),
+            Err(CmdError::Static(
+                "ERR timeout is not a float or out of range"
+            ))
+        );
     }
 
     #[test]

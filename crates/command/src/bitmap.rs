@@ -73,9 +73,12 @@ fn setbit(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
             false
         }
         Some(value) => {
-            // Redis 7.0 rewrites the value (making it `raw`) and counts
-            // the key as modified even when the bit does not change.
             let old = bit_at(value, offset);
+            if old == on && byte < value.len() {
+                // Nothing changes: no effect, and a WATCH stays intact.
+                ctx.reply.int(i64::from(old));
+                return Ok(Flow::Done);
+            }
             let value = get_str_mut(ctx.db, key)?.expect("the key was just read");
             encoding::edit(value, |bytes| {
                 if bytes.len() <= byte {

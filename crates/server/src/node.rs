@@ -9,7 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use daisy_command::{execute, Ctx, DataFn, Effect, Flow, Rng, Settings};
-use daisy_keyspace::{CompactBytes, Db};
+use daisy_keyspace::{CompactBytes, Db, ValueKind};
 use daisy_protocol::Reply;
 use hashbrown::HashMap;
 
@@ -253,6 +253,11 @@ impl Node {
                 let Some(blocked) = client.state.borrow().blocked.clone() else {
                     continue;
                 };
+                // A key recreated with another type does not wake the
+                // client: Redis keeps it waiting (until its timeout).
+                if !holds_awaited_kind(&mut self.db, &blocked.argv[0], &key) {
+                    break;
+                }
                 let mut reply = Reply::new(client.state.borrow().protocol);
                 self.db.set_now(now_ms());
                 match self.run_data(blocked.handler, &blocked.argv, &mut reply, false) {
@@ -302,4 +307,15 @@ impl Node {
         }
         self.clients.remove(&client.id);
     }
+}
+
+/// Whether `key` now holds what the blocking `command` pops from: a sorted
+/// set for BZPOPMIN, BZPOPMAX and BZMPOP, a list for the others.
+fn holds_awaited_kind(db: &mut Db, command: &[u8], key: &[u8]) -> bool {
+    let wanted = if command.len() > 2 && command[..2].eq_ignore_ascii_case(b"bz") {
+        ValueKind::ZSet
+    } else {
+        ValueKind::List
+    };
+    db.get(key).is_some_and(|value| value.kind() == wanted)
 }

@@ -77,8 +77,11 @@ fn run(ctx: &mut Ctx<'_>, argv: &[Bytes], read_only_command: bool) -> CmdResult 
             ));
         }
         Some(highest) => {
-            let results = write_fields(ctx, key, &operations, (highest >> 3) as usize + 1)?;
-            ctx.propagate_verbatim();
+            let (results, changed) =
+                write_fields(ctx, key, &operations, (highest >> 3) as usize + 1)?;
+            if changed {
+                ctx.propagate_verbatim();
+            }
             results
         }
     };
@@ -174,7 +177,7 @@ fn write_fields(
     key: &Bytes,
     operations: &[Operation],
     min_len: usize,
-) -> Result<Vec<Option<i64>>, CmdError> {
+) -> Result<(Vec<Option<i64>>, bool), CmdError> {
     let apply = |bytes: &mut Vec<u8>| -> Vec<Option<i64>> {
         if bytes.len() < min_len {
             bytes.resize(min_len, 0);
@@ -184,14 +187,22 @@ fn write_fields(
             .map(|op| apply_operation(bytes, op))
             .collect()
     };
-    if get_str(ctx.db, key)?.is_none() {
+    let Some(current) = get_str(ctx.db, key)? else {
         let mut bytes = Vec::with_capacity(min_len + 1);
         let results = apply(&mut bytes);
         ctx.db.set(key, Value::Str(encoding::raw(bytes)), false);
-        return Ok(results);
+        return Ok((results, true));
+    };
+    // Work on a copy first: writes that leave every byte as it was change
+    // nothing, so the key is not touched (a WATCH stays intact, as in Redis).
+    let mut copy = current.to_vec();
+    let results = apply(&mut copy);
+    if copy[..] == current[..] {
+        return Ok((results, false));
     }
     let value = get_str_mut(ctx.db, key)?.expect("the key was just read");
-    Ok(encoding::edit(value, apply))
+    encoding::edit(value, |bytes| *bytes = copy);
+    Ok((results, true))
 }
 
 fn apply_operation(bytes: &mut [u8], op: &Operation) -> Option<i64> {

@@ -20,10 +20,9 @@ fn setbit_and_getbit() {
     assert_eq!(h.effects_text(), vec!["SETBIT b 7 1"]);
     assert_eq!(h.run(&["GET", "b"]), "$1\r\n\x01\r\n");
     assert_eq!(h.run(&["SETBIT", "b", "7", "1"]), int(1));
-    assert_eq!(
-        h.effects_text(),
-        vec!["SETBIT b 7 1"],
-        "recorded even when unchanged, as in Redis 7.0"
+    assert!(
+        h.effects.is_empty(),
+        "an unchanged bit changes nothing, as in Redis 7.0.15"
     );
     assert_eq!(h.run(&["SETBIT", "b", "0", "1"]), int(0));
     assert_eq!(h.run(&["GETBIT", "b", "0"]), int(1));
