@@ -23,6 +23,7 @@ pub mod args;
 mod ctx;
 mod error;
 pub mod glob;
+pub mod record;
 mod spec;
 mod table;
 pub mod typed;
