@@ -67,6 +67,11 @@ struct SimState {
     /// Bytes appends may still write before failing with "disk full".
     write_budget: Option<u64>,
     fail_syncs: bool,
+    /// Changes (create, append, sync, truncate, remove, rename, directory
+    /// sync) still allowed before the disk stops taking any.
+    changes_left: Option<u64>,
+    /// Changes made so far.
+    changes: u64,
 }
 
 #[derive(Clone, Default)]
@@ -114,6 +119,10 @@ fn disk_full() -> io::Error {
         io::ErrorKind::StorageFull,
         "No space left on device (simulated)",
     )
+}
+
+fn powered_off() -> io::Error {
+    io::Error::other("device is powered off (simulated)")
 }
 
 fn io_error() -> io::Error {
@@ -169,10 +178,24 @@ impl SimDisk {
         self.lock().fail_syncs = fail;
     }
 
+    /// After `changes` more changes (creates, appends, syncs, truncations,
+    /// removals, renames, directory syncs) every change fails, as when the
+    /// power goes in the middle of whatever the writer was doing. Crash
+    /// the disk to see what survived.
+    pub fn power_off_after(&self, changes: u64) {
+        self.lock().changes_left = Some(changes);
+    }
+
+    /// Changes made to this disk so far (see [`SimDisk::power_off_after`]).
+    pub fn changes(&self) -> u64 {
+        self.lock().changes
+    }
+
     pub fn clear_faults(&self) {
         let mut state = self.lock();
         state.write_budget = None;
         state.fail_syncs = false;
+        state.changes_left = None;
     }
 
     /// The current bytes of the file at `path`, synced or not.
@@ -287,7 +310,21 @@ impl SimState {
             generation: 0,
             write_budget: self.write_budget,
             fail_syncs: self.fail_syncs,
+            changes_left: None,
+            changes: 0,
         }
+    }
+
+    /// Counts one change, or fails if the power is off.
+    fn change(&mut self) -> io::Result<()> {
+        if self.changes_left == Some(0) {
+            return Err(powered_off());
+        }
+        if let Some(left) = self.changes_left.as_mut() {
+            *left -= 1;
+        }
+        self.changes += 1;
+        Ok(())
     }
 
     fn check_dir(&self, path: &Path) -> io::Result<()> {
@@ -333,6 +370,7 @@ impl Disk for SimDisk {
 
     fn create(&self, path: &Path) -> io::Result<Box<dyn DiskFile>> {
         let mut state = self.lock();
+        state.change()?;
         state.check_dir(path)?;
         if state.names.contains_key(path) {
             return Err(io::Error::new(
@@ -361,6 +399,7 @@ impl Disk for SimDisk {
 
     fn remove(&self, path: &Path) -> io::Result<()> {
         let mut state = self.lock();
+        state.change()?;
         if state.names.remove(path).is_none() {
             return Err(not_found(path));
         }
@@ -371,6 +410,7 @@ impl Disk for SimDisk {
 
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
         let mut state = self.lock();
+        state.change()?;
         state.check_dir(to)?;
         let id = state.names.remove(from).ok_or_else(|| not_found(from))?;
         state.names.insert(to.to_path_buf(), id);
@@ -383,6 +423,7 @@ impl Disk for SimDisk {
 
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
         let mut state = self.lock();
+        state.change()?;
         if state.fail_syncs {
             return Err(io_error());
         }
@@ -425,6 +466,7 @@ impl DiskFile for SimHandle {
 
     fn append(&mut self, data: &[u8]) -> io::Result<()> {
         let mut state = self.disk.lock();
+        state.change()?;
         let budget = state.write_budget;
         let written = budget.map_or(data.len(), |left| {
             data.len().min(usize::try_from(left).unwrap_or(usize::MAX))
@@ -442,6 +484,7 @@ impl DiskFile for SimHandle {
 
     fn sync(&mut self) -> io::Result<()> {
         let mut state = self.disk.lock();
+        state.change()?;
         let fail = state.fail_syncs;
         let file = state.file_mut(self.id, self.generation)?;
         if fail {
@@ -458,6 +501,7 @@ impl DiskFile for SimHandle {
 
     fn truncate(&mut self, len: u64) -> io::Result<()> {
         let mut state = self.disk.lock();
+        state.change()?;
         let file = state.file_mut(self.id, self.generation)?;
         let len = usize::try_from(len).unwrap_or(usize::MAX);
         if len > file.data.len() {
