@@ -257,10 +257,13 @@ fn a_missing_segment_is_an_lsn_gap() {
     assert!(report.to_string().contains("PROBLEM"), "{report}");
 }
 
+/// A name, a way to damage a segment's bytes, and the problem it makes.
+type Damage = (&'static str, fn(&mut Vec<u8>), Problem);
+
 #[test]
 fn a_bad_segment_header_is_corruption_even_in_the_last_segment() {
     let dir = log_dir();
-    let damages: [(&str, fn(&mut Vec<u8>), Problem); 4] = [
+    let damages: [Damage; 4] = [
         (
             "magic",
             |b| b[0] = b'X',
