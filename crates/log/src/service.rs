@@ -273,10 +273,18 @@ impl LogHandle {
 
 impl Drop for LogHandle {
     fn drop(&mut self) {
-        if self.thread.is_some() && !std::thread::panicking() {
-            // Dropping without close still flushes; the result is lost.
-            let _ = self.stop();
+        if self.thread.is_none() {
+            return;
         }
+        if std::thread::panicking() {
+            // Unwinding: tell the thread to finish, but do not wait for a
+            // disk that may be failing.
+            self.shared.lock().closing = true;
+            self.shared.work.notify_one();
+            return;
+        }
+        // Dropping without close still flushes; the result is lost.
+        let _ = self.stop();
     }
 }
 
