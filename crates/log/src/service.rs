@@ -322,6 +322,11 @@ impl LogThread {
             if closing && self.close_deadline.is_none() {
                 self.close_deadline = Some(Instant::now() + self.config.close_timeout);
             }
+            // Deleting old segments touches only finished segments, so it
+            // need not wait for the active one to be healthy.
+            if let Some(lsn) = remove_through {
+                self.remove_through(lsn);
+            }
             match self.write_pass(closing) {
                 Ok(()) => self.clear_failure(),
                 Err(e) => {
@@ -332,9 +337,6 @@ impl LogThread {
                     std::thread::sleep(self.config.retry_backoff);
                     continue;
                 }
-            }
-            if let Some(lsn) = remove_through {
-                self.remove_through(lsn);
             }
             if closing && self.batch.is_empty() && self.acked_lsn == self.writer.appended_lsn() {
                 return Ok(());
@@ -347,7 +349,11 @@ impl LogThread {
         let shared = Arc::clone(&self.shared);
         let mut state = shared.lock();
         loop {
-            let unfinished = !self.batch.is_empty() || self.acked_lsn < self.writer.appended_lsn();
+            // Records not yet handed over, acknowledged, or (after a failed
+            // sync) written again.
+            let unfinished = !self.batch.is_empty()
+                || self.acked_lsn < self.writer.appended_lsn()
+                || self.writer.written_lsn() < self.writer.appended_lsn();
             if !state.queue.is_empty()
                 || state.closing
                 || state.remove_through.is_some()

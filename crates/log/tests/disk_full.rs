@@ -185,3 +185,33 @@ fn close_gives_up_on_a_dead_disk_and_says_what_is_not_durable() {
         other => panic!("expected NotDurable, got {other:?}"),
     }
 }
+
+#[test]
+fn under_everysec_a_failed_fsync_is_retried_and_the_bytes_written_again() {
+    let disk = SimDisk::new();
+    let dir = log_dir();
+    let shared: Arc<dyn Disk> = Arc::new(disk.clone());
+    let (writer, _) = common::open_writer(shared, &dir, small_segments(1 << 20));
+    let config = ServiceConfig {
+        retry_backoff: Duration::from_millis(1),
+        ..ServiceConfig::new(FsyncPolicy::EverySec)
+    };
+    let handle = LogService::start_with(writer, config, Box::new(|_| {})).expect("start");
+
+    // Phase 1: records count as durable once written, but the periodic
+    // fsync fails and the failure shows.
+    disk.fail_syncs(true);
+    append_range(&handle, 1..=10);
+    assert!(handle.wait_durable(10, WAIT));
+    assert!(wait_until(WAIT, || handle.status().failure.is_some()));
+
+    // Phase 2: with fsync back, the log rewrites what the failed fsync may
+    // have dropped and syncs it, without new appends to prompt it.
+    disk.clear_faults();
+    assert!(wait_until(WAIT, || handle.status().failure.is_none()));
+    assert!(wait_until(WAIT, || {
+        recover_all(&disk.crashed_copy(CrashPlan::cut(0)), &dir, 0)
+            .is_ok_and(|(_, records)| records.len() == 10)
+    }));
+    handle.close().expect("close");
+}
