@@ -440,6 +440,11 @@ impl LogThread {
             "durable LSN {lsn} ahead of the log"
         );
         state.queued_bytes -= freed;
+        // Progress ends a failure: a caller that sees the new durable LSN
+        // sees the failure gone with it.
+        if self.last_error.take().is_some() {
+            state.failure = None;
+        }
         self.shared.durable_lsn.store(lsn, Ordering::Release);
         drop(state);
         self.shared.durable_changed.notify_all();
