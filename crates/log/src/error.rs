@@ -148,6 +148,10 @@ pub enum Problem {
         len: u64,
     },
     BadHeader(HeaderFault),
+    /// The header's first LSN is 0 or above [`crate::LSN_MAX`].
+    FirstLsnOutOfRange {
+        first_lsn: u64,
+    },
     /// The header's first LSN is not the one in the file name.
     NameMismatch {
         name_lsn: u64,
@@ -227,6 +231,9 @@ impl fmt::Display for Problem {
             }
             Problem::BadHeader(HeaderFault::NonZeroReserved) => {
                 write!(f, "reserved header bytes are not zero")
+            }
+            Problem::FirstLsnOutOfRange { first_lsn } => {
+                write!(f, "first LSN {first_lsn} is outside 1..={}", crate::LSN_MAX)
             }
             Problem::NameMismatch {
                 name_lsn,

@@ -10,6 +10,11 @@ use std::time::Duration;
 /// disk is damage, never a size to allocate.
 pub const MAX_PAYLOAD_BYTES: u32 = 520 * 1024 * 1024;
 
+/// Largest LSN the log accepts (and the largest `first_lsn` it reads):
+/// `i64::MAX`, so an LSN fits any signed 64-bit field and the next LSN
+/// never overflows. LSNs start at 1.
+pub const LSN_MAX: u64 = i64::MAX as u64;
+
 /// Default size at which the writer starts a new segment.
 pub const SEGMENT_BYTES_DEFAULT: u64 = 64 * 1024 * 1024;
 /// Smallest allowed segment size: a header and one record header.

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use crate::disk::Disk;
 use crate::error::{Corruption, LogError, Problem, ReplayError};
+use crate::knobs::LSN_MAX;
 use crate::record::Record;
 use crate::scan::{list_log_dir, scan_log, Delivery, ScanProgress, SegmentInfo, TornTail};
 
@@ -55,8 +56,16 @@ impl Recovery {
     }
 
     /// The LSN the next record must have.
+    ///
+    /// Panics if the snapshot's LSN is over [`crate::LSN_MAX`].
     pub fn next_lsn(&self) -> u64 {
-        self.end_lsn().unwrap_or(0).max(self.after_lsn) + 1
+        let next = self.end_lsn().unwrap_or(0).max(self.after_lsn) + 1;
+        assert!(
+            next <= LSN_MAX,
+            "snapshot LSN {} is over the limit",
+            self.after_lsn
+        );
+        next
     }
 }
 

@@ -15,7 +15,7 @@ use crate::format::{
     classify_file_name, FileKind, RecordHeader, SegmentHeader, RECORD_HEADER_BYTES,
     SEGMENT_HEADER_BYTES,
 };
-use crate::knobs::{MAX_PAYLOAD_BYTES, SEGMENTS_MAX};
+use crate::knobs::{LSN_MAX, MAX_PAYLOAD_BYTES, SEGMENTS_MAX};
 use crate::record::Record;
 use crate::window::WindowReader;
 
@@ -219,6 +219,14 @@ impl SegmentScan {
         reader.read(0, &mut bytes).map_err(|e| self.io("read", e))?;
         let header = SegmentHeader::decode(&bytes)
             .map_err(|fault| self.corrupt(0, Problem::BadHeader(fault)))?;
+        if !(1..=LSN_MAX).contains(&header.first_lsn) {
+            return Err(self.corrupt(
+                0,
+                Problem::FirstLsnOutOfRange {
+                    first_lsn: header.first_lsn,
+                },
+            ));
+        }
         if header.first_lsn != self.name_lsn {
             return Err(self.corrupt(
                 0,

@@ -30,7 +30,7 @@ use crate::format::{
     encode_record, record_bytes, segment_file_name, temp_file_name, SegmentHeader,
     SEGMENT_HEADER_BYTES,
 };
-use crate::knobs::{LogConfig, MAX_PAYLOAD_BYTES};
+use crate::knobs::{LogConfig, LSN_MAX, MAX_PAYLOAD_BYTES};
 use crate::recovery::Recovery;
 
 /// Capacity of the unsynced-bytes buffer kept after a sync empties it;
@@ -141,6 +141,7 @@ impl LogWriter {
             "log LSNs must be dense: {lsn} after {}",
             self.appended_lsn
         );
+        assert!(lsn <= LSN_MAX, "LSN {lsn} is over the limit {LSN_MAX}");
         assert!(
             epoch >= self.appended_epoch,
             "log epochs never decrease: {epoch} after {}",

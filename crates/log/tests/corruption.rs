@@ -554,3 +554,24 @@ fn check_describes_a_healthy_log() {
     assert_eq!(recovery.removed_temp_files.len(), 1);
     assert_eq!(check(&disk, &dir).temp_files.len(), 0);
 }
+
+#[test]
+fn a_first_lsn_of_zero_or_beyond_the_limit_is_corruption() {
+    let dir = log_dir();
+    for first_lsn in [0, daisy_log::LSN_MAX + 1, u64::MAX] {
+        let disk = SimDisk::new();
+        let mut bytes = doc_header(FRAGMENT, first_lsn, 1);
+        bytes.extend(doc_record(first_lsn, 1, b"edge"));
+        let path = dir.join(segment_file_name(first_lsn));
+        disk.put_file(&path, bytes);
+        // `check` reads the header whatever the snapshot (recovery from
+        // LSN 0 would refuse a log starting that late before reading it).
+        let report = check(&disk, &dir);
+        let corruption = report.error.as_ref().and_then(LogError::corruption);
+        assert_eq!(
+            corruption.map(|c| (&c.file, &c.problem)),
+            Some((&path, &Problem::FirstLsnOutOfRange { first_lsn })),
+            "{report}"
+        );
+    }
+}
