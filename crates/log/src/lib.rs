@@ -6,7 +6,7 @@
 //! and the recovery rules are in `docs/log-format.md`.
 //!
 //! Layout:
-//! - [`knobs`](LogConfig): every limit and default;
+//! - `knobs` ([`LogConfig`], [`ServiceConfig`]): every limit and default;
 //! - `format`: segment names, header and record encoding, checksums;
 //! - [`Disk`], [`RealDisk`], [`SimDisk`]: the storage trait, the real file
 //!   system, and an in-memory disk that crashes at any byte and fails on
