@@ -118,3 +118,31 @@ fn the_writer_refuses_a_gap_in_lsns() {
     let (mut writer, _) = common::open_writer(shared, &log_dir(), small_segments(300));
     let _ = writer.append(2, 1, b"skips LSN 1");
 }
+
+#[test]
+fn after_a_crash_in_place_the_old_writer_fails_and_recovery_takes_over() {
+    let disk = SimDisk::new();
+    let dir = log_dir();
+    let shared: Arc<dyn Disk> = Arc::new(disk.clone());
+    let (mut writer, _) = common::open_writer(Arc::clone(&shared), &dir, small_segments(300));
+    writer.append(1, 1, b"synced").expect("append");
+    writer.sync().expect("sync");
+    writer.append(2, 1, b"written, not synced").expect("append");
+    writer.flush().expect("flush");
+
+    // The machine goes down keeping none of the unsynced bytes; the
+    // process that held the writer is gone with it.
+    disk.crash(daisy_log::CrashPlan::cut(0));
+    writer.append(3, 1, b"too late").expect("only buffered");
+    assert!(
+        writer.sync().is_err(),
+        "a handle from before the crash is stale"
+    );
+
+    let (mut writer, records) = common::open_writer(shared, &dir, small_segments(300));
+    assert_eq!(records.len(), 1);
+    writer.append(2, 1, b"again").expect("append");
+    writer.sync().expect("sync");
+    let (_, records) = recover_all(&disk, &dir, 0).expect("recover");
+    assert_eq!(records[1].payload, b"again");
+}
