@@ -123,11 +123,8 @@ fn a_crash_between_any_two_calls_at_any_byte_keeps_every_synced_record() {
             &at,
         ));
     }
-    assert!(
-        tally.crashes > 1_000,
-        "only {} crashes tried",
-        tally.crashes
-    );
+    eprintln!("{} crashes, {} torn tails", tally.crashes, tally.torn_tails);
+    assert!(tally.crashes > 400, "only {} crashes tried", tally.crashes);
     assert!(
         tally.torn_tails > 100,
         "only {} torn tails",
