@@ -383,14 +383,15 @@ impl Db {
         self.snapshot = Some(Box::new(snapshot));
     }
 
-    /// Emits about `max_entries` more entries of the snapshot (at least
-    /// one unless none is left; a bucket's chain is never split, so a step
-    /// may emit a few more). Returns true while entries remain; after it
-    /// returns false the snapshot is over.
+    /// Emits up to about `max_entries` more entries of the snapshot (a
+    /// bucket's chain is never split, so a step may emit a few more; a step
+    /// over empty buckets may emit none). Returns true while the snapshot
+    /// has more to do; after it returns false the snapshot is over.
     ///
-    /// Cost: the entries emitted, at most `16 * max_entries` bucket
-    /// positions walked, and nothing else; a single value of n elements is
-    /// one entry and costs O(n) in `emit`.
+    /// Cost: the entries emitted plus at most `16 * max_entries` bucket
+    /// positions walked; a single value of n elements is one entry and
+    /// costs O(n) in `emit`. The step that ends the walk of the live table
+    /// lets a resize that waited start, which allocates the new table.
     pub fn snapshot_step(
         &mut self,
         max_entries: usize,

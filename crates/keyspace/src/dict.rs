@@ -610,6 +610,50 @@ mod tests {
     }
 
     #[test]
+    fn a_frozen_table_keeps_every_entry_in_its_bucket() {
+        let mut dict = Dict::with_seed(5);
+        for i in 0..1_000 {
+            dict.insert(key(i), i);
+        }
+        // Freeze in the middle of a rehash: both tables stay in place.
+        dict.insert(key(5_000), 0);
+        while dict.len() < 1_100 && !dict.is_rehashing() {
+            dict.insert(key(10_000 + dict.len() as u64), 0);
+        }
+        dict.freeze();
+        let positions = dict.positions();
+        let where_before: Vec<_> = (0..1_000).map(|i| dict.positions_of(&key(i))).collect();
+        for i in 0..5_000 {
+            dict.insert(key(20_000 + i), 1);
+        }
+        for i in 0..900 {
+            dict.remove(&key(i));
+        }
+        assert!(!dict.rehash_step(100), "no rehashing while frozen");
+        assert_eq!(dict.positions(), positions);
+        for i in 900..1_000 {
+            assert_eq!(dict.positions_of(&key(i)), where_before[i as usize]);
+            let mut found = false;
+            for position in where_before[i as usize].into_iter().flatten() {
+                dict.for_each_at(position, |k, _| found |= *k == key(i));
+            }
+            assert!(found, "key:{i} is where it was");
+            assert_eq!(dict.get(&key(i)), Some(&i));
+        }
+        dict.thaw();
+        // The rehash that was under way finishes; the next insert starts
+        // the growth that waited.
+        while dict.rehash_step(1_000) {}
+        dict.insert(key(99_999), 0);
+        while dict.rehash_step(1_000) {}
+        assert!(
+            dict.bucket_count() > dict.len(),
+            "the deferred growth happened"
+        );
+        assert_eq!(dict.iter().count(), dict.len());
+    }
+
+    #[test]
     fn random_entry_finds_something_in_a_sparse_table() {
         let mut dict = Dict::with_seed(3);
         for i in 0..4_096 {

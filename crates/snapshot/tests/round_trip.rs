@@ -162,3 +162,14 @@ fn a_snapshot_written_from_a_thread_while_writes_go_on_is_the_image_at_its_start
     let path = writer.join().expect("writer thread").expect("written");
     assert_eq!(file_image(&path), expected);
 }
+
+/// The writer and a verified snapshot move to a background thread; chunks
+/// travel from the executor to it.
+#[test]
+fn the_pieces_that_cross_threads_can() {
+    fn sendable<T: Send>() {}
+    sendable::<SnapshotWriter>();
+    sendable::<EncodedChunk>();
+    sendable::<daisy_snapshot::LoadedSnapshot>();
+    sendable::<daisy_snapshot::SnapshotDir>();
+}
