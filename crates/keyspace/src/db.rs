@@ -1,8 +1,13 @@
 //! One logical database: keys to values, with expiry.
+//!
+//! Every method that may change a key calls `Db::before_change` first, so
+//! that a snapshot in progress copies the key's old state before it changes
+//! (see `snapshot.rs`). A new method that changes keys must do the same.
 
 use hashbrown::HashMap;
 
-use crate::{CompactBytes, Dict, Value};
+use crate::snapshot::Snapshot;
+use crate::{CompactBytes, Dict, SnapshotEntry, Value};
 
 /// Expired keys the active expiry cycle may delete per call, at most.
 pub const ACTIVE_EXPIRE_KEYS_PER_CYCLE: usize = 200;
@@ -41,6 +46,11 @@ pub struct Db {
     /// Whether reads delete expired keys. A replica sets this to false: it
     /// hides expired keys but waits for the primary's deletes.
     delete_expired: bool,
+    /// The snapshot in progress, if any.
+    snapshot: Option<Box<Snapshot>>,
+    /// True while a snapshot walks `keys` itself: writes must copy first.
+    /// Mirrors `snapshot.reads_live()` so the write path tests one flag.
+    snapshot_reads_live: bool,
 }
 
 impl Db {
@@ -55,7 +65,28 @@ impl Db {
             expired: Vec::new(),
             expire_cursor: 0,
             delete_expired: true,
+            snapshot: None,
+            snapshot_reads_live: false,
         }
+    }
+
+    /// Lets a snapshot in progress save `key`'s old state before it may
+    /// change. The only cost when no snapshot walks the table: one branch.
+    #[inline]
+    fn before_change(&mut self, key: &[u8]) {
+        if self.snapshot_reads_live {
+            self.copy_before_change(key);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn copy_before_change(&mut self, key: &[u8]) {
+        let snapshot = self
+            .snapshot
+            .as_mut()
+            .expect("snapshot_reads_live implies a snapshot");
+        snapshot.copy_before_change(key, &self.keys, &self.expires);
     }
 
     /// Sets the time every following command sees as "now" (Unix ms).
@@ -110,6 +141,7 @@ impl Db {
     }
 
     fn remove_expired(&mut self, key: &[u8]) {
+        self.before_change(key);
         if let Some((name, _)) = self.keys.remove_entry(key) {
             self.expires.remove(key);
             self.note_changed(key);
@@ -146,6 +178,8 @@ impl Db {
         if self.expire_if_needed(key) {
             return Ok(None);
         }
+        // Copies even if `accept` then refuses: copying more is harmless.
+        self.before_change(key);
         let Some(value) = self.keys.get_mut(key) else {
             return Ok(None);
         };
@@ -170,6 +204,7 @@ impl Db {
                 return Err(Rejected);
             }
         }
+        self.before_change(key);
         note_changed(&self.watched, &mut self.touched_watched, key);
         Ok(self
             .keys
@@ -188,6 +223,7 @@ impl Db {
         make: impl FnOnce() -> Value,
     ) -> (&mut Value, bool) {
         self.expire_if_needed(key);
+        self.before_change(key);
         self.note_changed(key);
         self.keys
             .get_or_insert_with(key, || CompactBytes::new(key), make)
@@ -196,6 +232,7 @@ impl Db {
     /// Sets `key` to `value`. Its expiry is cleared unless `keep_ttl`.
     pub fn set(&mut self, key: &[u8], value: Value, keep_ttl: bool) {
         self.expire_if_needed(key);
+        self.before_change(key);
         self.note_changed(key);
         match self.keys.get_mut(key) {
             Some(slot) => *slot = value,
@@ -213,6 +250,7 @@ impl Db {
         if self.expire_if_needed(key) {
             return None;
         }
+        self.before_change(key);
         let value = self.keys.remove(key)?;
         if !self.expires.is_empty() {
             self.expires.remove(key);
@@ -229,6 +267,7 @@ impl Db {
             .get(key)
             .is_some_and(|value| value.is_empty_aggregate());
         if empty {
+            self.before_change(key);
             self.keys.remove(key);
             if !self.expires.is_empty() {
                 self.expires.remove(key);
@@ -252,6 +291,7 @@ impl Db {
         if !self.contains(key) {
             return false;
         }
+        self.before_change(key);
         self.note_changed(key);
         match self.expires.get_mut(key) {
             Some(slot) => *slot = at_ms,
@@ -267,6 +307,7 @@ impl Db {
         if self.expire_if_needed(key) {
             return false;
         }
+        self.before_change(key);
         let had = self.expires.remove(key).is_some();
         if had {
             self.note_changed(key);
@@ -274,16 +315,115 @@ impl Db {
         had
     }
 
-    /// Deletes every key.
+    /// Deletes every key and returns the old table, so the caller may drop
+    /// it where it likes. While a snapshot walks the table, the snapshot
+    /// takes the old tables over instead (it frees them as it goes) and the
+    /// table returned is empty.
     pub fn flush(&mut self) -> Dict<CompactBytes, Value> {
         for (key, _) in self.watched.iter() {
             if self.keys.contains_key(key) {
                 self.touched_watched.push(key.clone());
             }
         }
-        self.expires.clear();
         self.expire_cursor = 0;
-        std::mem::replace(&mut self.keys, Dict::with_seed(self.seed))
+        let keys = std::mem::replace(&mut self.keys, Dict::with_seed(self.seed));
+        if self.snapshot_reads_live {
+            let expires = std::mem::replace(
+                &mut self.expires,
+                Dict::with_seed(self.seed.rotate_left(17)),
+            );
+            let snapshot = self
+                .snapshot
+                .as_mut()
+                .expect("snapshot_reads_live implies a snapshot");
+            snapshot.detach(keys, expires);
+            self.snapshot_reads_live = false;
+            return Dict::with_seed(self.seed);
+        }
+        self.expires.clear();
+        keys
+    }
+
+    /// Inserts `key` with `value` and its absolute expiry, as a snapshot
+    /// recorded them; replaces any value it had. Returns true if the key
+    /// was new. `value` must not be an empty aggregate.
+    pub fn restore(&mut self, key: &[u8], value: Value, expire_at_ms: Option<u64>) -> bool {
+        assert!(
+            !value.is_empty_aggregate(),
+            "a key never holds an empty aggregate"
+        );
+        self.before_change(key);
+        self.note_changed(key);
+        let is_new = self.keys.insert(CompactBytes::new(key), value).is_none();
+        match expire_at_ms {
+            Some(at_ms) => {
+                self.expires.insert(CompactBytes::new(key), at_ms);
+            }
+            None if !self.expires.is_empty() => {
+                self.expires.remove(key);
+            }
+            None => {}
+        }
+        is_new
+    }
+
+    /// Starts a point-in-time snapshot: the entries [`Db::snapshot_step`]
+    /// emits from now on are exactly the keys, values and expiry times the
+    /// `Db` holds at this call, whatever is written meanwhile. One snapshot
+    /// at a time.
+    ///
+    /// While the snapshot walks the key table, that table neither rehashes
+    /// nor resizes (chains grow longer if many keys are added), and each
+    /// first write to a bucket the walk has not reached deep-copies the
+    /// bucket's values.
+    pub fn begin_snapshot(&mut self) {
+        assert!(self.snapshot.is_none(), "a snapshot is already in progress");
+        let snapshot = Snapshot::begin(&mut self.keys);
+        self.snapshot_reads_live = snapshot.reads_live();
+        self.snapshot = Some(Box::new(snapshot));
+    }
+
+    /// Emits up to about `max_entries` more entries of the snapshot (a
+    /// bucket's chain is never split, so a step may emit a few more; a step
+    /// over empty buckets may emit none). Returns true while the snapshot
+    /// has more to do; after it returns false the snapshot is over.
+    ///
+    /// Cost: the entries emitted plus at most `16 * max_entries` bucket
+    /// positions walked; a single value of n elements is one entry and
+    /// costs O(n) in `emit`. The step that ends the walk of the live table
+    /// lets a resize that waited start, which allocates the new table.
+    pub fn snapshot_step(
+        &mut self,
+        max_entries: usize,
+        emit: &mut impl FnMut(SnapshotEntry<'_>),
+    ) -> bool {
+        let snapshot = self
+            .snapshot
+            .as_mut()
+            .expect("snapshot_step needs begin_snapshot first");
+        snapshot.step(&self.keys, &self.expires, max_entries, emit);
+        if self.snapshot_reads_live && !snapshot.reads_live() {
+            self.snapshot_reads_live = false;
+            self.keys.thaw();
+        }
+        if snapshot.is_complete() {
+            self.snapshot = None;
+            return false;
+        }
+        true
+    }
+
+    /// Abandons the snapshot in progress, if any (e.g. its file could not
+    /// be written). The key table resumes rehashing and resizing.
+    pub fn abort_snapshot(&mut self) {
+        if self.snapshot.take().is_some() && self.snapshot_reads_live {
+            self.snapshot_reads_live = false;
+            self.keys.thaw();
+        }
+    }
+
+    pub fn snapshot_in_progress(&self) -> bool {
+        self.snapshot.is_some()
     }
 
     /// Visits the keys of one scan step, skipping expired ones (without
@@ -384,6 +524,10 @@ impl Db {
         keys || expires
     }
 }
+
+#[cfg(test)]
+#[path = "snapshot_tests.rs"]
+mod snapshot_tests;
 
 #[cfg(test)]
 mod tests {

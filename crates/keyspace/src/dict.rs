@@ -11,7 +11,11 @@
 //! - bucket counts are powers of two; an entry of table `t` sits in bucket
 //!   `hash & (t.len() - 1)`;
 //! - while rehashing, buckets of table 0 below `rehash_index` are empty;
-//! - `len` is the number of entries in both tables.
+//! - `len` is the number of entries in both tables;
+//! - while the layout is frozen (a snapshot walks the table), no entry moves
+//!   between buckets and no table is allocated, resized or freed: rehashing
+//!   pauses and growth and shrinking wait, so chains may grow longer for a
+//!   while. Lookups, inserts and removes work as usual.
 
 use std::hash::BuildHasher;
 
@@ -40,6 +44,8 @@ pub struct Dict<K, V> {
     rehash_index: Option<usize>,
     len: usize,
     hasher: FixedState,
+    /// True while a snapshot walks this table: see the module invariants.
+    frozen: bool,
 }
 
 impl<K: AsRef<[u8]>, V> Dict<K, V> {
@@ -51,6 +57,7 @@ impl<K: AsRef<[u8]>, V> Dict<K, V> {
             rehash_index: None,
             len: 0,
             hasher: FixedState::with_seed(seed),
+            frozen: false,
         }
     }
 
@@ -197,6 +204,7 @@ impl<K: AsRef<[u8]>, V> Dict<K, V> {
 
     /// Drops every entry, iteratively (no deep recursion on long chains).
     pub fn clear(&mut self) {
+        assert!(!self.frozen, "a frozen table is never cleared");
         for table in &mut self.tables {
             for bucket in table.iter_mut() {
                 let mut link = bucket.take();
@@ -211,7 +219,7 @@ impl<K: AsRef<[u8]>, V> Dict<K, V> {
     }
 
     fn expand_if_needed(&mut self) {
-        if self.rehash_index.is_some() {
+        if self.rehash_index.is_some() || self.frozen {
             return;
         }
         if self.tables[0].is_empty() {
@@ -222,7 +230,7 @@ impl<K: AsRef<[u8]>, V> Dict<K, V> {
     }
 
     fn shrink_if_needed(&mut self) {
-        if self.rehash_index.is_some() {
+        if self.rehash_index.is_some() || self.frozen {
             return;
         }
         let buckets = self.tables[0].len();
@@ -243,8 +251,13 @@ impl<K: AsRef<[u8]>, V> Dict<K, V> {
     }
 
     /// Moves up to `buckets` buckets from the old table to the new one.
-    /// Returns true while rehashing is still in progress.
+    /// Returns true while rehashing is still in progress and can go on:
+    /// false while the layout is frozen, so a caller looping until it
+    /// returns false never spins.
     pub fn rehash_step(&mut self, buckets: usize) -> bool {
+        if self.frozen {
+            return false;
+        }
         let Some(mut index) = self.rehash_index else {
             return false;
         };
@@ -280,6 +293,89 @@ impl<K: AsRef<[u8]>, V> Dict<K, V> {
         } else {
             self.rehash_index = Some(index);
             true
+        }
+    }
+
+    /// Freezes the layout while a snapshot walks the table by bucket
+    /// position (see the module invariants). Only a table with buckets is
+    /// frozen: an empty one has nothing to walk.
+    pub(crate) fn freeze(&mut self) {
+        assert!(!self.frozen, "the layout is frozen already");
+        assert!(
+            !self.tables[0].is_empty(),
+            "a table without buckets is never frozen"
+        );
+        self.frozen = true;
+    }
+
+    /// Ends a freeze. A resize that waited for it starts now.
+    pub(crate) fn thaw(&mut self) {
+        assert!(self.frozen, "the layout is not frozen");
+        self.frozen = false;
+        self.expand_if_needed();
+        self.shrink_if_needed();
+    }
+
+    pub(crate) fn is_frozen(&self) -> bool {
+        self.frozen
+    }
+
+    /// The number of bucket positions: the buckets of table 0, then, while
+    /// rehashing, those of table 1. Constant while the layout is frozen.
+    pub(crate) fn positions(&self) -> usize {
+        self.tables[0].len() + self.rehash_index.map_or(0, |_| self.tables[1].len())
+    }
+
+    /// The positions where `key` is, or would be inserted: one bucket, or
+    /// while rehashing its bucket in each table (an old-table bucket already
+    /// moved is left out, as it stays empty).
+    pub(crate) fn positions_of(&self, key: &[u8]) -> [Option<usize>; 2] {
+        let old_len = self.tables[0].len();
+        if old_len == 0 {
+            return [None, None];
+        }
+        let hash = self.hash(key) as usize;
+        let in_old = hash & (old_len - 1);
+        match self.rehash_index {
+            None => [Some(in_old), None],
+            Some(moved_below) => {
+                let in_new = old_len + (hash & (self.tables[1].len() - 1));
+                [(in_old >= moved_below).then_some(in_old), Some(in_new)]
+            }
+        }
+    }
+
+    fn bucket_at_mut(&mut self, position: usize) -> &mut Bucket<K, V> {
+        let old_len = self.tables[0].len();
+        if position < old_len {
+            &mut self.tables[0][position]
+        } else {
+            &mut self.tables[1][position - old_len]
+        }
+    }
+
+    /// Visits the entries of the bucket at `position` (see [`Dict::positions`]).
+    pub(crate) fn for_each_at(&self, position: usize, mut visit: impl FnMut(&K, &V)) {
+        let old_len = self.tables[0].len();
+        let mut link = if position < old_len {
+            &self.tables[0][position]
+        } else {
+            &self.tables[1][position - old_len]
+        };
+        while let Some(node) = link {
+            visit(&node.key, &node.value);
+            link = &node.next;
+        }
+    }
+
+    /// Removes the entries of the bucket at `position` and hands each one
+    /// to `take`. No resize follows, so positions stay valid.
+    pub(crate) fn drain_at(&mut self, position: usize, mut take: impl FnMut(K, V)) {
+        let mut link = self.bucket_at_mut(position).take();
+        while let Some(mut node) = link {
+            link = node.next.take();
+            self.len -= 1;
+            take(node.key, node.value);
         }
     }
 
@@ -402,6 +498,7 @@ impl<K: AsRef<[u8]> + Clone, V: Clone> Clone for Dict<K, V> {
             rehash_index: None,
             len: 0,
             hasher: self.hasher,
+            frozen: false,
         };
         for (key, value) in self.iter() {
             copy.insert_new(key.clone(), value.clone());
@@ -510,6 +607,50 @@ mod tests {
         for i in 0..1_000 {
             assert!(seen.contains(&key(i)), "missing key:{i}");
         }
+    }
+
+    #[test]
+    fn a_frozen_table_keeps_every_entry_in_its_bucket() {
+        let mut dict = Dict::with_seed(5);
+        for i in 0..1_000 {
+            dict.insert(key(i), i);
+        }
+        // Freeze in the middle of a rehash: both tables stay in place.
+        dict.insert(key(5_000), 0);
+        while dict.len() < 1_100 && !dict.is_rehashing() {
+            dict.insert(key(10_000 + dict.len() as u64), 0);
+        }
+        dict.freeze();
+        let positions = dict.positions();
+        let where_before: Vec<_> = (0..1_000).map(|i| dict.positions_of(&key(i))).collect();
+        for i in 0..5_000 {
+            dict.insert(key(20_000 + i), 1);
+        }
+        for i in 0..900 {
+            dict.remove(&key(i));
+        }
+        assert!(!dict.rehash_step(100), "no rehashing while frozen");
+        assert_eq!(dict.positions(), positions);
+        for i in 900..1_000 {
+            assert_eq!(dict.positions_of(&key(i)), where_before[i as usize]);
+            let mut found = false;
+            for position in where_before[i as usize].into_iter().flatten() {
+                dict.for_each_at(position, |k, _| found |= *k == key(i));
+            }
+            assert!(found, "key:{i} is where it was");
+            assert_eq!(dict.get(&key(i)), Some(&i));
+        }
+        dict.thaw();
+        // The rehash that was under way finishes; the next insert starts
+        // the growth that waited.
+        while dict.rehash_step(1_000) {}
+        dict.insert(key(99_999), 0);
+        while dict.rehash_step(1_000) {}
+        assert!(
+            dict.bucket_count() > dict.len(),
+            "the deferred growth happened"
+        );
+        assert_eq!(dict.iter().count(), dict.len());
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! DaisyDB's keyspace: the data one fragment holds, and nothing else.
 //!
 //! Owns: the value types ([`Value`]), the hash table behind the keyspace and
-//! the aggregate types ([`Dict`]), expiry times, and the bookkeeping the
-//! session layer needs (which watched keys changed, which keys expired).
+//! the aggregate types ([`Dict`]), expiry times, the bookkeeping the
+//! session layer needs (which watched keys changed, which keys expired),
+//! and point-in-time snapshots taken while writes go on
+//! ([`Db::begin_snapshot`], [`SnapshotEntry`]).
 //!
 //! Must never: read a clock, draw random numbers, or do I/O. The current
 //! time comes from the caller through [`Db::set_now`], randomness through
@@ -11,16 +13,19 @@
 //! Invariants:
 //! - a key never holds an empty aggregate (list, hash, set or zset);
 //! - a key in the expiry index is in the main table;
-//! - a key whose expiry time is at or before `now_ms` is never returned.
+//! - a key whose expiry time is at or before `now_ms` is never returned;
+//! - a snapshot emits exactly the keyspace as it was when it began.
 
 mod compact;
 mod db;
 mod dict;
+mod snapshot;
 mod value;
 mod zset;
 
 pub use compact::{CompactBytes, StrValue};
 pub use db::{Db, Rejected};
 pub use dict::Dict;
+pub use snapshot::SnapshotEntry;
 pub use value::{Hash, List, Set, Value, ValueKind};
 pub use zset::{Score, ZSet};
