@@ -71,8 +71,14 @@ pub fn encode(timestamp_ms: u64, commands: &[Vec<Bytes>]) -> Vec<u8> {
     .expect("encoding into a vector cannot fail")
 }
 
+/// A decoded payload: the clock and the commands, borrowing the bytes.
+pub struct Decoded<'a> {
+    pub timestamp_ms: u64,
+    pub commands: Vec<Vec<&'a [u8]>>,
+}
+
 /// The commands of a payload and their time, for inspection and replay.
-pub fn decode(payload: &[u8]) -> Result<(u64, Vec<Vec<&[u8]>>), ReplayError> {
+pub fn decode(payload: &[u8]) -> Result<Decoded<'_>, ReplayError> {
     let decoded: Payload<'_> =
         postcard::from_bytes(payload).map_err(|e| ReplayError::Malformed(e.to_string()))?;
     let Payload::V1 {
@@ -83,7 +89,10 @@ pub fn decode(payload: &[u8]) -> Result<(u64, Vec<Vec<&[u8]>>), ReplayError> {
         .into_iter()
         .map(|argv| argv.into_iter().map(|arg| &arg[..]).collect())
         .collect();
-    Ok((timestamp_ms, commands))
+    Ok(Decoded {
+        timestamp_ms,
+        commands,
+    })
 }
 
 /// Applies a payload to `db`. Keys that the replay finds expired are
@@ -94,7 +103,10 @@ pub fn replay(
     rng: &mut Rng,
     settings: &Settings,
 ) -> Result<(), ReplayError> {
-    let (timestamp_ms, commands) = decode(payload)?;
+    let Decoded {
+        timestamp_ms,
+        commands,
+    } = decode(payload)?;
     db.set_now(timestamp_ms);
     let mut reply = Reply::new(Protocol::Resp2);
     let mut effects: Vec<Effect> = Vec::new();
@@ -157,10 +169,10 @@ mod tests {
             vec![Bytes::from_static(b"\x00\xff\r\n")],
         ];
         let payload = encode(1_234, &commands);
-        let (timestamp_ms, decoded) = decode(&payload).unwrap();
-        assert_eq!(timestamp_ms, 1_234);
-        assert_eq!(decoded.len(), 2);
-        assert_eq!(decoded[1], vec![&b"\x00\xff\r\n"[..]]);
+        let decoded = decode(&payload).unwrap();
+        assert_eq!(decoded.timestamp_ms, 1_234);
+        assert_eq!(decoded.commands.len(), 2);
+        assert_eq!(decoded.commands[1], vec![&b"\x00\xff\r\n"[..]]);
     }
 
     #[test]

@@ -208,10 +208,24 @@ pub(crate) const COMMANDS: &[CommandSpec] = &[
         "Returns the Unix timestamp of the last successful save to disk.",
     ),
     session(
+        "save",
+        1,
+        ADMIN | NOSCRIPT | NO_MULTI,
+        "server",
+        "Synchronously saves the database(s) to disk.",
+    ),
+    session(
+        "bgsave",
+        -1,
+        ADMIN | NOSCRIPT,
+        "server",
+        "Asynchronously saves the database(s) to disk.",
+    ),
+    session(
         "shutdown",
         -1,
         ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI,
         "server",
-        "Synchronously saves the database(s) to disk and shuts down the Redis server.",
+        "Makes every acknowledged write durable and stops the server.",
     ),
 ];

@@ -27,6 +27,13 @@ struct Cli {
 enum Command {
     /// Run a DaisyDB node.
     Server(ServerArgs),
+    /// Check a node's data directory offline: the log's segments and
+    /// records, and every snapshot. Exits 1 if anything is damaged.
+    Check {
+        /// The node's data directory.
+        #[arg(long)]
+        data_dir: PathBuf,
+    },
 }
 
 /// Every setting is also a key of the TOML file given with --config (same
@@ -78,6 +85,21 @@ struct ServerArgs {
     /// Seed for hash tables and random choices [default: 0 = random].
     #[arg(long)]
     seed: Option<u64>,
+    /// Keep a transaction log and snapshots in the data directory; false keeps data in memory only [default: true].
+    #[arg(long)]
+    persistence: Option<bool>,
+    /// When a write is durable before its reply: always (fsync, group commit), everysec, or no [default: always].
+    #[arg(long, value_parser = ["always", "everysec", "no"])]
+    fsync: Option<String>,
+    /// Take a snapshot after the log grows this much (bytes or 64mb; 0 = never) [default: 64mb].
+    #[arg(long, value_parser = parse_bytes)]
+    snapshot_log_bytes: Option<u64>,
+    /// Take a snapshot this many seconds after the last one if anything changed (0 = never) [default: 3600].
+    #[arg(long)]
+    snapshot_interval_secs: Option<u64>,
+    /// Size at which the log starts a new segment file [default: 64mb].
+    #[arg(long, value_parser = parse_bytes)]
+    log_segment_bytes: Option<u64>,
     /// Log filter, e.g. info, debug, daisy_server=trace [default: info].
     #[arg(long, env = "DAISY_LOG", default_value = "info")]
     log: String,
@@ -126,6 +148,15 @@ impl ServerArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Check { data_dir } => {
+            let report = daisy_server::check_data_dir(&data_dir);
+            print!("{}", report.text);
+            if report.healthy {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
         Command::Server(args) => {
             tracing_subscriber::fmt()
                 .with_env_filter(

@@ -44,6 +44,21 @@ pub struct Config {
     pub hz: u32,
     /// Seed for hash tables and random choices; 0 means pick one at start.
     pub seed: u64,
+    /// Keep a transaction log and snapshots in `data_dir` (true), or hold
+    /// data in memory only (false; a restart starts empty).
+    pub persistence: bool,
+    /// When a write is durable before it is acknowledged: `always` (fsync,
+    /// with group commit), `everysec` (written at once, fsynced every
+    /// second) or `no` (written at once, fsynced when the OS decides).
+    pub fsync: String,
+    /// Take a snapshot once the log has grown this many bytes since the
+    /// last one; 0 disables this trigger.
+    pub snapshot_log_bytes: u64,
+    /// Take a snapshot this many seconds after the last one if anything
+    /// changed; 0 disables this trigger.
+    pub snapshot_interval_secs: u64,
+    /// Size at which the log starts a new segment file, in bytes.
+    pub log_segment_bytes: u64,
 }
 
 impl Default for Config {
@@ -63,6 +78,11 @@ impl Default for Config {
             client_output_buffer_limit_normal: 0,
             hz: 10,
             seed: 0,
+            persistence: true,
+            fsync: "always".into(),
+            snapshot_log_bytes: 64 * 1024 * 1024,
+            snapshot_interval_secs: 3600,
+            log_segment_bytes: daisy_log::SEGMENT_BYTES_DEFAULT,
         }
     }
 }
@@ -88,10 +108,31 @@ impl Config {
         if self.proto_max_inline_len < 1024 {
             return Err("proto_max_inline_len must be at least 1024".into());
         }
+        self.fsync_policy()?;
+        if !(daisy_log::SEGMENT_BYTES_MIN..=daisy_log::SEGMENT_BYTES_MAX)
+            .contains(&self.log_segment_bytes)
+        {
+            return Err(format!(
+                "log_segment_bytes must be between {} and {}",
+                daisy_log::SEGMENT_BYTES_MIN,
+                daisy_log::SEGMENT_BYTES_MAX
+            ));
+        }
         if self.proto_max_multibulk_len == 0 {
             return Err("proto_max_multibulk_len must be at least 1".into());
         }
         Ok(())
+    }
+
+    pub fn fsync_policy(&self) -> Result<daisy_log::FsyncPolicy, String> {
+        match self.fsync.to_ascii_lowercase().as_str() {
+            "always" => Ok(daisy_log::FsyncPolicy::Always),
+            "everysec" => Ok(daisy_log::FsyncPolicy::EverySec),
+            "no" => Ok(daisy_log::FsyncPolicy::No),
+            other => Err(format!(
+                "fsync must be always, everysec or no, not '{other}'"
+            )),
+        }
     }
 
     pub fn limits(&self) -> daisy_protocol::Limits {
@@ -128,8 +169,19 @@ impl Config {
             ),
             ("hz", self.hz.to_string()),
             ("databases", "1".into()),
-            ("save", String::new()),
-            ("appendonly", "no".into()),
+            (
+                "save",
+                if self.persistence && self.snapshot_interval_secs > 0 {
+                    format!("{} 1", self.snapshot_interval_secs)
+                } else {
+                    String::new()
+                },
+            ),
+            (
+                "appendonly",
+                if self.persistence { "yes" } else { "no" }.into(),
+            ),
+            ("appendfsync", self.fsync.clone()),
         ]
     }
 
@@ -152,8 +204,13 @@ impl Config {
             "maxmemory-policy" => {
                 return Err("argument(s) must be one of the following: noeviction".into())
             }
-            "save" if value.is_empty() => {}
-            "appendonly" if value.eq_ignore_ascii_case("no") => {}
+            "appendfsync" => {
+                next.fsync = value.to_ascii_lowercase();
+                next.fsync_policy()?;
+                if next.fsync != self.fsync {
+                    return Err("changing appendfsync needs a restart".into());
+                }
+            }
             _ => return Err("Unsupported CONFIG parameter".into()),
         }
         next.validate()?;

@@ -58,6 +58,8 @@ pub(crate) struct Connection {
     /// of a batch runs at the same "now", and the hot path reads the clock
     /// once per wake-up instead of once per command.
     batch_now_ms: u64,
+    /// The LSN the replies of the current batch wait for (commit watermark).
+    reply_gate_lsn: u64,
 }
 
 impl Connection {
@@ -78,6 +80,7 @@ impl Connection {
             multi_failed: false,
             limits,
             batch_now_ms: 0,
+            reply_gate_lsn: 0,
         }
     }
 
@@ -93,6 +96,7 @@ impl Connection {
     async fn serve(&mut self) -> io::Result<()> {
         loop {
             let step = self.process_input();
+            self.wait_durable().await;
             self.flush().await?;
             if self.client.killed.get() {
                 return Ok(());
@@ -114,7 +118,42 @@ impl Connection {
         let node = self.node.clone();
         let mut node = node.borrow_mut();
         self.batch_now_ms = now_ms();
+        if let Some(journal) = &mut node.journal {
+            journal.refresh();
+        }
+        let batch_start_lsn = node.last_lsn();
+        self.reply_gate_lsn = 0;
+        let had_outbox = !self.client.outbox.borrow().is_empty();
         self.drain_outbox();
+        let step = self.process_requests(&mut node);
+        node.end_unit();
+        // The commit watermark: replies leave once every change they may
+        // depend on is durable. Normally that is everything logged so far;
+        // while the log fails, reads wait only for the records that touched
+        // their keys (set per command in `dispatch`), so they go on.
+        let failing = node.journal.as_ref().is_some_and(|j| j.failure().is_some());
+        if (!failing || had_outbox || node.last_lsn() > batch_start_lsn) && !self.reply.is_empty() {
+            self.reply_gate_lsn = node.last_lsn();
+        }
+        step
+    }
+
+    /// Waits until the log has made durable what the batch's replies
+    /// depend on.
+    async fn wait_durable(&mut self) {
+        if self.reply_gate_lsn == 0 {
+            return;
+        }
+        let durable = match &self.node.borrow().journal {
+            Some(journal) if journal.durable_lsn() < self.reply_gate_lsn => {
+                journal.durable().clone()
+            }
+            _ => return,
+        };
+        durable.wait_for(self.reply_gate_lsn).await;
+    }
+
+    fn process_requests(&mut self, node: &mut Node) -> Step {
         if self.client.state.borrow().blocked.is_some() {
             return Step::Block;
         }
@@ -125,7 +164,7 @@ impl Connection {
             self.parser
                 .set_authenticated(self.client.state.borrow().authenticated);
             match self.parser.parse(&mut self.read_buf, &self.limits) {
-                Ok(Some(argv)) => match self.dispatch(&mut node, argv) {
+                Ok(Some(argv)) => match self.dispatch(node, argv) {
                     Step::Continue => continue,
                     other => return other,
                 },
@@ -314,6 +353,11 @@ impl Connection {
                 spec.name
             ));
         }
+        if spec.is_write() {
+            if let Some(refusal) = node.write_refusal() {
+                return Some(refusal);
+            }
+        }
         if spec.has(flags::DENYOOM)
             && node.config.maxmemory > 0
             && crate::memory::used_bytes() as u64 > node.config.maxmemory
@@ -321,6 +365,23 @@ impl Connection {
             return Some("OOM command not allowed when used memory > 'maxmemory'.".into());
         }
         None
+    }
+
+    /// While the log fails, a read waits only for records that touched its
+    /// keys (a write is refused before it gets here).
+    fn gate_read_while_log_fails(&mut self, node: &Node, spec: &CommandSpec, argv: &[Bytes]) {
+        let Some(journal) = &node.journal else {
+            return;
+        };
+        if journal.failure().is_none() {
+            return;
+        }
+        let keys: Vec<&[u8]> = spec
+            .key_indices(argv)
+            .into_iter()
+            .map(|index| &argv[index][..])
+            .collect();
+        self.reply_gate_lsn = self.reply_gate_lsn.max(journal.read_gate(&keys));
     }
 
     /// Inside MULTI, an error while queueing makes EXEC abort.
@@ -343,9 +404,11 @@ impl Connection {
                 if !in_exec {
                     node.db.set_now(self.batch_now_ms);
                 }
+                self.gate_read_while_log_fails(node, spec, &argv);
                 match node.run_data(handler, &argv, &mut self.reply, in_exec) {
                     Flow::Done => {
                         if !in_exec {
+                            node.end_unit();
                             let written = written_keys(node, spec, &argv);
                             node.after_changes(&written);
                         }

@@ -102,12 +102,34 @@ fn memory(node: &Node, text: &mut String) {
 }
 
 fn persistence(node: &Node, text: &mut String) {
+    let snapshots = &node.snapshots;
+    let saved_ms = if snapshots.saved_ms > 0 {
+        snapshots.saved_ms
+    } else {
+        node.started_ms
+    };
     let _ = write!(
         text,
-        "# Persistence\r\nloading:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\naof_enabled:0\r\n",
-        node.stats.changes,
-        node.started_ms / 1000,
+        "# Persistence\r\nloading:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\naof_enabled:{}\r\n",
+        node.stats.changes - snapshots.changes_at_snapshot,
+        u8::from(snapshots.job.is_some()),
+        saved_ms / 1000,
+        if snapshots.last_error.is_some() { "err" } else { "ok" },
+        u8::from(node.journal.is_some()),
     );
+    if let Some(journal) = &node.journal {
+        let _ = write!(
+            text,
+            "fsync:{}\r\nlog_last_lsn:{}\r\nlog_durable_lsn:{}\r\nlog_epoch:{}\r\nlog_status:{}\r\nsnapshot_lsn:{}\r\nsnapshot_last_error:{}\r\n",
+            node.config.fsync,
+            journal.last_lsn(),
+            journal.durable_lsn(),
+            journal.epoch(),
+            journal.failure().unwrap_or("ok"),
+            snapshots.lsn,
+            snapshots.last_error.as_deref().unwrap_or(""),
+        );
+    }
 }
 
 fn stats(node: &Node, text: &mut String) {

@@ -19,8 +19,10 @@ mod client;
 pub mod config;
 mod connection;
 mod info;
+mod journal;
 pub mod memory;
 mod node;
+mod persistence;
 mod pubsub;
 mod session;
 
@@ -35,6 +37,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::LocalSet;
 
 pub use config::Config;
+pub use persistence::{check_data_dir, CheckReport};
 
 use client::ClientHandle;
 use connection::Connection;
@@ -47,6 +50,8 @@ const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(50);
 const EXPIRE_CYCLES_PER_TICK: usize = 4;
 /// Hash-table buckets moved per background tick while a table resizes.
 const REHASH_BUCKETS_PER_TICK: usize = 1_000;
+/// How often the snapshot walker looks for work when none is running.
+const SNAPSHOT_IDLE_POLL: Duration = Duration::from_millis(10);
 
 /// Runs a node until SIGINT, SIGTERM or SHUTDOWN.
 pub fn run(config: Config) -> io::Result<()> {
@@ -72,15 +77,67 @@ async fn serve(config: Config) -> io::Result<()> {
         "DaisyDB {} ready to accept connections",
         env!("CARGO_PKG_VERSION")
     );
-    let node = Rc::new(RefCell::new(Node::new(config, seed)));
+    let mut node = Node::new(config, seed);
+    if node.config.persistence {
+        let Node {
+            config,
+            db,
+            rng,
+            settings,
+            ..
+        } = &mut node;
+        let recovered = persistence::recover_node(config, db, rng, settings)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        node.snapshots.lsn = recovered.snapshot_lsn;
+        node.snapshots.saved_ms = recovered.snapshot_created_ms;
+        node.journal = Some(recovered.journal);
+    }
+    let node = Rc::new(RefCell::new(node));
     tokio::task::spawn_local(accept_loop(listener, node.clone()));
+    tokio::task::spawn_local(snapshot_walker(node.clone()));
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
         _ = background(node.clone()) => tracing::info!("shutting down on SHUTDOWN"),
         _ = tokio::signal::ctrl_c() => tracing::info!("shutting down on SIGINT"),
         _ = terminate.recv() => tracing::info!("shutting down on SIGTERM"),
     }
+    shut_down(&node)
+}
+
+/// Makes everything acknowledged (and everything logged) durable.
+fn shut_down(node: &Rc<RefCell<Node>>) -> io::Result<()> {
+    let mut node = node.borrow_mut();
+    node.end_unit();
+    if let Some(mut job) = node.snapshots.job.take() {
+        let Node { db, .. } = &mut *node;
+        let _ = job.poll(db);
+        if db.snapshot_in_progress() {
+            db.abort_snapshot();
+        }
+    }
+    if let Some(journal) = node.journal.take() {
+        match journal.close() {
+            Ok(lsn) => tracing::info!("log closed, durable through LSN {lsn}"),
+            Err(error) => {
+                tracing::error!("log could not be closed cleanly: {error}");
+                return Err(io::Error::other(error.to_string()));
+            }
+        }
+    }
     Ok(())
+}
+
+/// Walks a running snapshot in small steps, yielding to client requests
+/// between steps so a snapshot never stalls them for long.
+async fn snapshot_walker(node: Rc<RefCell<Node>>) {
+    loop {
+        let more = node.borrow_mut().snapshot_step();
+        if more {
+            tokio::task::yield_now().await;
+        } else {
+            tokio::time::sleep(SNAPSHOT_IDLE_POLL).await;
+        }
+    }
 }
 
 async fn accept_loop(listener: TcpListener, node: Rc<RefCell<Node>>) {
@@ -136,6 +193,8 @@ async fn background(node: Rc<RefCell<Node>>) {
         }
         node.db.rehash_step(REHASH_BUCKETS_PER_TICK);
         close_idle_clients(&node);
+        node.poll_snapshot();
+        node.maybe_snapshot();
     }
 }
 

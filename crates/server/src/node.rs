@@ -14,6 +14,8 @@ use daisy_protocol::Reply;
 use hashbrown::HashMap;
 
 use crate::client::{Blocked, ClientHandle, ClientId};
+use crate::journal::Journal;
+use crate::persistence::SnapshotJob;
 use crate::pubsub::PubSub;
 use crate::Config;
 
@@ -49,6 +51,28 @@ pub struct Node {
     pub started_ms: u64,
     pub shutdown_requested: bool,
     effects: Vec<Effect>,
+    /// The transaction log, when persistence is on.
+    pub journal: Option<Journal>,
+    pub snapshots: Snapshots,
+}
+
+/// Snapshot bookkeeping, reported by INFO persistence and LASTSAVE.
+#[derive(Default)]
+pub struct Snapshots {
+    pub job: Option<SnapshotJob>,
+    /// LSN of the newest installed snapshot.
+    pub lsn: u64,
+    /// When it was made (Unix ms); startup time if there is none.
+    pub saved_ms: u64,
+    /// The outcome of the last background snapshot.
+    pub last_error: Option<String>,
+    /// When the last attempt ended, for retry pacing (Unix ms).
+    pub last_attempt_ms: u64,
+    /// The journal's byte count when the running / last snapshot started.
+    pub logged_bytes_at_start: u64,
+    pub logged_bytes_at_snapshot: u64,
+    /// `Stats::changes` when the last snapshot was installed.
+    pub changes_at_snapshot: u64,
 }
 
 /// Wall-clock time in Unix milliseconds.
@@ -77,6 +101,8 @@ impl Node {
             started_ms: now_ms(),
             shutdown_requested: false,
             effects: Vec::new(),
+            journal: None,
+            snapshots: Snapshots::default(),
         }
     }
 
@@ -116,7 +142,7 @@ impl Node {
             };
             execute(&mut ctx, handler, argv)
         };
-        self.record_changes(&effects);
+        self.record_changes(argv, &effects);
         effects.clear();
         self.effects = effects;
         flow
@@ -124,25 +150,175 @@ impl Node {
 
     /// Accounts for keys a session command's lookups deleted by expiry.
     pub fn note_expired(&mut self) {
-        self.record_changes(&[]);
+        self.record_changes(&[], &[]);
     }
 
     /// Accounts for the changes of one command: keys deleted by expiry
-    /// first (they were already logically gone), then the command's own.
-    fn record_changes(&mut self, effects: &[Effect]) {
+    /// first (they were already logically gone), then the command's own,
+    /// into the unit of work the next record will hold.
+    fn record_changes(&mut self, argv: &[Bytes], effects: &[Effect]) {
         if self.db.has_expired() {
             let expired = self.db.take_expired();
             self.stats.expired_keys += expired.len() as u64;
             self.stats.changes += expired.len() as u64;
+            if let Some(journal) = &mut self.journal {
+                for key in expired {
+                    journal.push(vec![
+                        Bytes::from_static(b"DEL"),
+                        Bytes::copy_from_slice(&key),
+                    ]);
+                }
+            }
         }
         self.stats.changes += effects.len() as u64;
+        if let Some(journal) = &mut self.journal {
+            for effect in effects {
+                journal.push(match effect {
+                    Effect::Verbatim => argv.to_vec(),
+                    Effect::Command(command) => command.clone(),
+                });
+            }
+        }
+    }
+
+    /// Ends a unit of work (a command, an EXEC, an expiry cycle): what it
+    /// changed becomes one log record.
+    pub fn end_unit(&mut self) {
+        if let Some(journal) = &mut self.journal {
+            journal.end_unit(self.db.now_ms());
+        }
+    }
+
+    /// The LSN every reply produced so far depends on at most.
+    pub fn last_lsn(&self) -> u64 {
+        self.journal.as_ref().map_or(0, Journal::last_lsn)
+    }
+
+    /// Starts a background snapshot of the state after the last record.
+    pub fn start_snapshot(&mut self) -> Result<(), String> {
+        if self.snapshots.job.is_some() {
+            return Err("Background save already in progress".into());
+        }
+        self.end_unit();
+        let Some(journal) = &self.journal else {
+            return Err("persistence is off (persistence = false)".into());
+        };
+        let header = daisy_snapshot::SnapshotHeader {
+            fragment_id: 0,
+            lsn: journal.last_lsn(),
+            epoch: journal.epoch(),
+            created_ms: now_ms(),
+        };
+        let job = SnapshotJob::start(&mut self.db, &self.config.data_dir, header)?;
+        self.snapshots.job = Some(job);
+        self.snapshots.logged_bytes_at_start = journal.logged_bytes();
+        Ok(())
+    }
+
+    /// One bounded step of a running snapshot; true while more are wanted.
+    pub fn snapshot_step(&mut self) -> bool {
+        match &mut self.snapshots.job {
+            Some(job) => job.step(&mut self.db),
+            None => false,
+        }
+    }
+
+    /// Notices a finished snapshot: on success the log before it goes.
+    pub fn poll_snapshot(&mut self) {
+        let Some(job) = &mut self.snapshots.job else {
+            return;
+        };
+        let Some(result) = job.poll(&mut self.db) else {
+            return;
+        };
+        let lsn = job.lsn;
+        self.snapshots.job = None;
+        self.snapshot_finished(lsn, result);
+    }
+
+    /// SAVE: takes a snapshot now, blocking the executor until installed.
+    pub fn save_now(&mut self) -> Result<(), String> {
+        self.start_snapshot()?;
+        let mut job = self.snapshots.job.take().expect("just started");
+        let result = job.finish_now(&mut self.db);
+        let outcome = result.as_ref().map(|_| ()).map_err(Clone::clone);
+        self.snapshot_finished(job.lsn, result);
+        outcome
+    }
+
+    fn snapshot_finished(&mut self, lsn: u64, result: crate::persistence::SnapshotResult) {
+        self.snapshots.last_attempt_ms = now_ms();
+        match result {
+            Ok(path) => {
+                tracing::info!("snapshot at LSN {lsn} installed: {}", path.display());
+                self.snapshots.lsn = lsn;
+                self.snapshots.saved_ms = now_ms();
+                self.snapshots.last_error = None;
+                self.snapshots.logged_bytes_at_snapshot = self.snapshots.logged_bytes_at_start;
+                self.snapshots.changes_at_snapshot = self.stats.changes;
+                if let Some(journal) = &self.journal {
+                    journal.remove_through(lsn);
+                }
+                let dir = daisy_snapshot::SnapshotDir::new(crate::persistence::snapshot_dir(
+                    &self.config.data_dir,
+                ));
+                if let Err(error) = dir.remove_older_than(lsn) {
+                    tracing::warn!("cannot remove old snapshots: {error}");
+                }
+            }
+            Err(error) => {
+                tracing::warn!("snapshot at LSN {lsn} failed: {error}");
+                self.snapshots.last_error = Some(error);
+            }
+        }
+    }
+
+    /// Starts a snapshot when the log has grown enough or enough time has
+    /// passed with changes; a failed one is retried after a pause.
+    pub fn maybe_snapshot(&mut self) {
+        const RETRY_AFTER_FAILURE_MS: u64 = 5_000;
+        let Some(journal) = &self.journal else {
+            return;
+        };
+        if self.snapshots.job.is_some() {
+            return;
+        }
+        let now = now_ms();
+        if self.snapshots.last_error.is_some()
+            && now.saturating_sub(self.snapshots.last_attempt_ms) < RETRY_AFTER_FAILURE_MS
+        {
+            return;
+        }
+        let grown = journal.logged_bytes() - self.snapshots.logged_bytes_at_snapshot;
+        let changed = self.stats.changes != self.snapshots.changes_at_snapshot;
+        let by_size = self.config.snapshot_log_bytes > 0 && grown >= self.config.snapshot_log_bytes;
+        let by_time = self.config.snapshot_interval_secs > 0
+            && changed
+            && now.saturating_sub(self.snapshots.saved_ms)
+                >= self.config.snapshot_interval_secs * 1000;
+        if by_size || by_time {
+            if let Err(error) = self.start_snapshot() {
+                tracing::warn!("cannot start a snapshot: {error}");
+                self.snapshots.last_error = Some(error);
+                self.snapshots.last_attempt_ms = now;
+            }
+        }
+    }
+
+    /// Why writes are refused now (the log cannot be written), if they are.
+    pub fn write_refusal(&self) -> Option<String> {
+        let failure = self.journal.as_ref()?.failure()?;
+        Some(format!(
+            "MISCONF Errors writing to the transaction log: {failure}. Writes are refused until it can be written; reads go on."
+        ))
     }
 
     /// Deletes some expired keys; called by the background cycle.
     pub fn active_expire(&mut self) {
         self.db.set_now(now_ms());
         if self.db.active_expire_cycle() > 0 {
-            self.record_changes(&[]);
+            self.record_changes(&[], &[]);
+            self.end_unit();
             self.after_changes(&[]);
         }
     }
@@ -262,6 +438,7 @@ impl Node {
                 self.db.set_now(now_ms());
                 match self.run_data(blocked.handler, &blocked.argv, &mut reply, false) {
                     Flow::Done => {
+                        self.end_unit();
                         self.unblock(&client);
                         client.deliver(reply.buffer());
                         // A served command may have written other keys

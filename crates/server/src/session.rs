@@ -83,7 +83,32 @@ impl Connection {
                 self.reply.int(0);
                 self.reply.array(0);
             }
-            "lastsave" => self.reply.int((node.started_ms / 1000) as i64),
+            "lastsave" => {
+                let saved_ms = if node.snapshots.saved_ms > 0 {
+                    node.snapshots.saved_ms
+                } else {
+                    node.started_ms
+                };
+                self.reply.int((saved_ms / 1000) as i64)
+            }
+            "save" => match node.save_now() {
+                Ok(()) => self.reply.ok(),
+                Err(error) => self.reply.error(&format!("ERR {error}")),
+            },
+            "bgsave" => {
+                let schedule = argv.get(1).is_some_and(|a| is(a, "SCHEDULE"));
+                if argv.len() > 2 || (argv.len() == 2 && !schedule) {
+                    self.reply.error("ERR syntax error");
+                } else {
+                    match node.start_snapshot() {
+                        Ok(()) => self.reply.simple("Background saving started"),
+                        Err(error) if error.contains("already") && schedule => {
+                            self.reply.simple("Background saving scheduled")
+                        }
+                        Err(error) => self.reply.error(&format!("ERR {error}")),
+                    }
+                }
+            }
             "shutdown" => {
                 tracing::info!("SHUTDOWN requested by client {}", self.client.id);
                 node.shutdown_requested = true;
@@ -317,6 +342,8 @@ impl Connection {
             written.extend(written_keys(node, command.spec, &command.argv));
             self.run_command(node, command.spec, command.argv, true);
         }
+        // The whole transaction is one record.
+        node.end_unit();
         node.after_changes(&written);
     }
 
