@@ -26,7 +26,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run a DaisyDB node.
-    Server(ServerArgs),
+    Server(Box<ServerArgs>),
     /// Check a node's data directory offline: the log's segments and
     /// records, and every snapshot. Exits 1 if anything is damaged.
     Check {
