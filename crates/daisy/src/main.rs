@@ -37,8 +37,10 @@ enum Command {
 }
 
 /// Every setting is also a key of the TOML file given with --config (same
-/// name, underscores for dashes); a flag overrides the file.
+/// name, underscores for dashes); a flag overrides the file, and a flag
+/// given twice takes its last value.
 #[derive(Args)]
+#[command(args_override_self = true)]
 struct ServerArgs {
     /// TOML file with settings.
     #[arg(long)]

@@ -82,6 +82,13 @@ impl ServerProcess {
         RespConn::connect(self.port)
     }
 
+    /// Kills the process with SIGKILL (no chance to flush anything) and
+    /// waits for it to be gone.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// True while the process has not exited.
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
