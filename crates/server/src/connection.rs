@@ -24,6 +24,9 @@ use crate::node::{now_ms, Node};
 const READ_CHUNK_BYTES: usize = 16 * 1024;
 /// Reply buffer capacity kept between batches; a larger one is released.
 const REPLY_BUFFER_KEEP_BYTES: usize = 1024 * 1024;
+/// How often a reply held for the log looks again at whether the log is
+/// failing (and the reply need not wait for everything).
+const LOG_FAILURE_RECHECK: Duration = Duration::from_millis(50);
 /// Longest argument text quoted in an unknown-command error.
 const UNKNOWN_COMMAND_ARG_BYTES: usize = 128;
 
@@ -60,6 +63,12 @@ pub(crate) struct Connection {
     batch_now_ms: u64,
     /// The LSN the replies of the current batch wait for (commit watermark).
     reply_gate_lsn: u64,
+    /// The newest record the batch itself (or a reply served to it through
+    /// the outbox) produced, 0 if none.
+    batch_write_lsn: u64,
+    /// Keys the batch's reads looked at, so that while the log fails the
+    /// batch waits only for the records that touched them.
+    batch_read_keys: Vec<Bytes>,
 }
 
 impl Connection {
@@ -81,6 +90,8 @@ impl Connection {
             limits,
             batch_now_ms: 0,
             reply_gate_lsn: 0,
+            batch_write_lsn: 0,
+            batch_read_keys: Vec::new(),
         }
     }
 
@@ -123,6 +134,7 @@ impl Connection {
         }
         let batch_start_lsn = node.last_lsn();
         self.reply_gate_lsn = 0;
+        self.batch_read_keys.clear();
         let had_outbox = !self.client.outbox.borrow().is_empty();
         self.drain_outbox();
         let step = self.process_requests(&mut node);
@@ -130,27 +142,60 @@ impl Connection {
         // The commit watermark: replies leave once every change they may
         // depend on is durable. Normally that is everything logged so far;
         // while the log fails, reads wait only for the records that touched
-        // their keys (set per command in `dispatch`), so they go on.
-        let failing = node.journal.as_ref().is_some_and(|j| j.failure().is_some());
-        if (!failing || had_outbox || node.last_lsn() > batch_start_lsn) && !self.reply.is_empty() {
-            self.reply_gate_lsn = node.last_lsn();
+        // their keys, so they go on.
+        self.batch_write_lsn = if had_outbox || node.last_lsn() > batch_start_lsn {
+            node.last_lsn()
+        } else {
+            0
+        };
+        if !self.reply.is_empty() {
+            self.reply_gate_lsn = match &node.journal {
+                Some(journal) if journal.failure().is_some() => self.failure_gate(journal),
+                Some(journal) => journal.last_lsn(),
+                None => 0,
+            };
         }
         step
     }
 
+    /// The gate while the log fails: the batch's own records, and the
+    /// records not yet durable that touched the keys it read.
+    fn failure_gate(&self, journal: &crate::journal::Journal) -> u64 {
+        let keys: Vec<&[u8]> = self.batch_read_keys.iter().map(|k| &k[..]).collect();
+        self.batch_write_lsn.max(journal.read_gate(&keys))
+    }
+
     /// Waits until the log has made durable what the batch's replies
-    /// depend on.
+    /// depend on. If the log starts failing meanwhile, the gate narrows to
+    /// what the batch really depends on, so reads are not held behind
+    /// writes stuck on a full disk.
     async fn wait_durable(&mut self) {
         if self.reply_gate_lsn == 0 {
             return;
         }
-        let durable = match &self.node.borrow().journal {
-            Some(journal) if journal.durable_lsn() < self.reply_gate_lsn => {
+        let mut recheck = false;
+        loop {
+            let durable = {
+                let mut node = self.node.borrow_mut();
+                let Some(journal) = &mut node.journal else {
+                    return;
+                };
+                if recheck {
+                    journal.refresh();
+                    if journal.failure().is_some() {
+                        self.reply_gate_lsn = self.failure_gate(journal);
+                    }
+                }
+                if journal.durable_lsn() >= self.reply_gate_lsn {
+                    return;
+                }
                 journal.durable().clone()
+            };
+            tokio::select! {
+                _ = durable.wait_for(self.reply_gate_lsn) => return,
+                _ = tokio::time::sleep(LOG_FAILURE_RECHECK) => recheck = true,
             }
-            _ => return,
-        };
-        durable.wait_for(self.reply_gate_lsn).await;
+        }
     }
 
     fn process_requests(&mut self, node: &mut Node) -> Step {
@@ -367,21 +412,14 @@ impl Connection {
         None
     }
 
-    /// While the log fails, a read waits only for records that touched its
-    /// keys (a write is refused before it gets here).
-    fn gate_read_while_log_fails(&mut self, node: &Node, spec: &CommandSpec, argv: &[Bytes]) {
-        let Some(journal) = &node.journal else {
-            return;
-        };
-        if journal.failure().is_none() {
+    /// Remembers the keys a read looks at, for the gate while the log fails.
+    fn note_read_keys(&mut self, node: &Node, spec: &CommandSpec, argv: &[Bytes]) {
+        if node.journal.is_none() || spec.is_write() {
             return;
         }
-        let keys: Vec<&[u8]> = spec
-            .key_indices(argv)
-            .into_iter()
-            .map(|index| &argv[index][..])
-            .collect();
-        self.reply_gate_lsn = self.reply_gate_lsn.max(journal.read_gate(&keys));
+        for index in spec.key_indices(argv) {
+            self.batch_read_keys.push(argv[index].clone());
+        }
     }
 
     /// Inside MULTI, an error while queueing makes EXEC abort.
@@ -404,7 +442,7 @@ impl Connection {
                 if !in_exec {
                     node.db.set_now(self.batch_now_ms);
                 }
-                self.gate_read_while_log_fails(node, spec, &argv);
+                self.note_read_keys(node, spec, &argv);
                 match node.run_data(handler, &argv, &mut self.reply, in_exec) {
                     Flow::Done => {
                         if !in_exec {
