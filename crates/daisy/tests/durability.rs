@@ -130,7 +130,7 @@ fn every_acknowledged_write_survives_sigkill() {
             handle.join().expect("writer thread");
         }
     }
-    let mut server = start(&data_dir, &extra);
+    let server = start(&data_dir, &extra);
     let acked = acked.lock().unwrap();
     verify(&mut server.connect(), &acked, &reproduce, rounds);
     assert!(
