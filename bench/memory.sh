@@ -11,64 +11,17 @@ set -euo pipefail
 KEYS=${KEYS:-1000000}
 # Upper bound on loading one server.
 LOAD_TIMEOUT=${LOAD_TIMEOUT:-600}
-READY_TIMEOUT_TENTHS=100
 
-root=$(cd "$(dirname "$0")/.." && pwd)
-for tool in redis-server redis-cli python3 timeout; do
-    command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install -y redis-server python3)" >&2; exit 1; }
-done
+source "$(dirname "$0")/common.sh"
 
-if [[ -z "${DAISY_BIN:-}" ]]; then
-    (cd "$root" && cargo build --release -p daisy)
-    DAISY_BIN="${CARGO_TARGET_DIR:-$root/target}/release/daisy"
-fi
-
-work=$(mktemp -d)
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do
-        kill "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
-    rm -rf "$work"
-}
-trap cleanup EXIT INT TERM
-
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-wait_ready() {
-    local name=$1 port=$2 log=$3
-    for _ in $(seq "$READY_TIMEOUT_TENTHS"); do
-        if [[ "$(timeout 2 redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null)" == PONG ]]; then
-            return 0
-        fi
-        sleep 0.1
-    done
-    echo "$name did not answer PING on port $port; its log:" >&2
-    tail -20 "$log" >&2
-    exit 1
-}
-
-rss_kib() {
-    awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
-}
 
 # The load: SET key:N vNNNNNNNNNNNNNNN (16 bytes, not an integer, so
 # Redis cannot store it as one), as a RESP stream for redis-cli --pipe.
-python3 - "$KEYS" >"$work/load.resp" <<'PY'
-import sys
-out = sys.stdout.buffer
-for n in range(int(sys.argv[1])):
-    key = b"key:%d" % n
-    value = b"v%015d" % n
-    out.write(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$16\r\n%s\r\n" % (len(key), key, value))
-PY
+load_file "$KEYS" "$work/load.resp"
 
 daisy_port=$(free_port)
 mkdir -p "$work/daisy"
-"$DAISY_BIN" server --client-addr "127.0.0.1:$daisy_port" --data-dir "$work/daisy" \
+"$DAISY_BIN" server --persistence false --client-addr "127.0.0.1:$daisy_port" --data-dir "$work/daisy" \
     >"$work/daisy.log" 2>&1 &
 daisy_pid=$!
 pids+=("$daisy_pid")

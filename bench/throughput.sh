@@ -19,45 +19,8 @@ PIPELINES=${PIPELINES:-"1 16"}
 ROUNDS=${ROUNDS:-3}
 # Upper bound on one redis-benchmark run, so a stuck server cannot hang us.
 BENCH_TIMEOUT=${BENCH_TIMEOUT:-600}
-READY_TIMEOUT_TENTHS=100
 
-root=$(cd "$(dirname "$0")/.." && pwd)
-for tool in redis-server redis-benchmark redis-cli python3 timeout; do
-    command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install -y redis-server python3)" >&2; exit 1; }
-done
-
-if [[ -z "${DAISY_BIN:-}" ]]; then
-    (cd "$root" && cargo build --release -p daisy)
-    DAISY_BIN="${CARGO_TARGET_DIR:-$root/target}/release/daisy"
-fi
-
-work=$(mktemp -d)
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do
-        kill "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
-    rm -rf "$work"
-}
-trap cleanup EXIT INT TERM
-
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-wait_ready() {
-    local name=$1 port=$2 log=$3
-    for _ in $(seq "$READY_TIMEOUT_TENTHS"); do
-        if [[ "$(timeout 2 redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null)" == PONG ]]; then
-            return 0
-        fi
-        sleep 0.1
-    done
-    echo "$name did not answer PING on port $port; its log:" >&2
-    tail -20 "$log" >&2
-    exit 1
-}
+source "$(dirname "$0")/common.sh"
 
 # With two or more cores, servers share core 0 and the load generator gets
 # core 1, so both servers meet the same scheduling.
@@ -70,7 +33,7 @@ fi
 
 daisy_port=$(free_port)
 mkdir -p "$work/daisy"
-"${server_cpu[@]}" "$DAISY_BIN" server --client-addr "127.0.0.1:$daisy_port" --data-dir "$work/daisy" \
+"${server_cpu[@]}" "$DAISY_BIN" server --persistence false --client-addr "127.0.0.1:$daisy_port" --data-dir "$work/daisy" \
     >"$work/daisy.log" 2>&1 &
 pids+=($!)
 daisy_pid=$!

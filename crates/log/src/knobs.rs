@@ -92,6 +92,12 @@ pub enum FsyncPolicy {
     No,
 }
 
+/// Longest a batch waits for more records before its fsync (see
+/// [`ServiceConfig::group_commit_window`]); 0 disables the wait.
+pub const GROUP_COMMIT_WINDOW_DEFAULT: Duration = Duration::from_micros(0);
+/// A gap this long with no new record ends the group-commit wait.
+pub const GROUP_COMMIT_QUIET: Duration = Duration::from_micros(20);
+
 /// Settings of the group-commit service.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServiceConfig {
@@ -102,6 +108,12 @@ pub struct ServiceConfig {
     pub retry_backoff: Duration,
     /// Default [`CLOSE_TIMEOUT_DEFAULT`].
     pub close_timeout: Duration,
+    /// Group commit under `Always`: after the first record of a batch
+    /// arrives, wait while more keep coming (a gap of
+    /// [`GROUP_COMMIT_QUIET`] ends the wait), at most this long, so one
+    /// fsync covers a whole burst of clients rather than a few. Zero
+    /// syncs at once. Default [`GROUP_COMMIT_WINDOW_DEFAULT`].
+    pub group_commit_window: Duration,
 }
 
 impl ServiceConfig {
@@ -111,6 +123,7 @@ impl ServiceConfig {
             queued_bytes_max: QUEUED_BYTES_MAX_DEFAULT,
             retry_backoff: RETRY_BACKOFF_DEFAULT,
             close_timeout: CLOSE_TIMEOUT_DEFAULT,
+            group_commit_window: GROUP_COMMIT_WINDOW_DEFAULT,
         }
     }
 }

@@ -23,7 +23,9 @@ use std::time::{Duration, Instant};
 
 use crate::error::{AppendError, LogError};
 use crate::format::record_bytes;
-use crate::knobs::{FsyncPolicy, ServiceConfig, EVERYSEC_INTERVAL, IDLE_WAIT, MAX_PAYLOAD_BYTES};
+use crate::knobs::{
+    FsyncPolicy, ServiceConfig, EVERYSEC_INTERVAL, GROUP_COMMIT_QUIET, IDLE_WAIT, MAX_PAYLOAD_BYTES,
+};
 use crate::record::Record;
 use crate::writer::LogWriter;
 
@@ -369,8 +371,35 @@ impl LogThread {
                 .unwrap_or_else(|poison| poison.into_inner())
                 .0;
         }
+        if !state.queue.is_empty() && !state.closing {
+            state = self.gather_burst(&shared, state);
+        }
         self.batch.extend(state.queue.drain(..));
         (state.closing, state.remove_through.take())
+    }
+
+    /// Under `Always`, lets a burst of appends finish before the fsync
+    /// that will cover them: waits while the queue keeps growing, up to
+    /// the group-commit window.
+    fn gather_burst<'a>(
+        &self,
+        shared: &'a Shared,
+        mut state: MutexGuard<'a, State>,
+    ) -> MutexGuard<'a, State> {
+        let window = self.config.group_commit_window;
+        if self.config.fsync != FsyncPolicy::Always || window.is_zero() {
+            return state;
+        }
+        let started = Instant::now();
+        loop {
+            let seen = state.queue.len();
+            drop(state);
+            std::thread::sleep(GROUP_COMMIT_QUIET);
+            state = shared.lock();
+            if state.queue.len() == seen || state.closing || started.elapsed() >= window {
+                return state;
+            }
+        }
     }
 
     /// With `EverySec`: records are written but the last sync is a second

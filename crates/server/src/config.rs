@@ -59,6 +59,10 @@ pub struct Config {
     pub snapshot_interval_secs: u64,
     /// Size at which the log starts a new segment file, in bytes.
     pub log_segment_bytes: u64,
+    /// With `fsync = always`: how long (µs) the log may wait for a burst of
+    /// writes to finish arriving before one fsync covers them all; 0 syncs
+    /// at once. Trades that much latency for far fewer fsyncs.
+    pub group_commit_window_us: u64,
 }
 
 impl Default for Config {
@@ -83,6 +87,7 @@ impl Default for Config {
             snapshot_log_bytes: 64 * 1024 * 1024,
             snapshot_interval_secs: 3600,
             log_segment_bytes: daisy_log::SEGMENT_BYTES_DEFAULT,
+            group_commit_window_us: 200,
         }
     }
 }
@@ -109,6 +114,9 @@ impl Config {
             return Err("proto_max_inline_len must be at least 1024".into());
         }
         self.fsync_policy()?;
+        if self.group_commit_window_us > 10_000 {
+            return Err("group_commit_window_us must be at most 10000".into());
+        }
         if !(daisy_log::SEGMENT_BYTES_MIN..=daisy_log::SEGMENT_BYTES_MAX)
             .contains(&self.log_segment_bytes)
         {

@@ -16,10 +16,11 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TryRecvError, TrySendError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use daisy_command::{record, Rng, Settings};
 use daisy_keyspace::Db;
-use daisy_log::{recover, LogConfig, LogService, LogWriter, RealDisk};
+use daisy_log::{recover, LogConfig, LogService, LogWriter, RealDisk, ServiceConfig};
 use daisy_snapshot::{
     EncodedChunk, ExpiredOnLoad, SnapshotDir, SnapshotEncoder, SnapshotHeader, SnapshotWriter,
 };
@@ -125,7 +126,9 @@ pub fn recover_node(
         Box::new(move |lsn| durable.advance(lsn))
     };
     let policy = config.fsync_policy()?;
-    let log = LogService::start(writer, policy, on_durable).map_err(|e| e.to_string())?;
+    let mut service = ServiceConfig::new(policy);
+    service.group_commit_window = Duration::from_micros(config.group_commit_window_us);
+    let log = LogService::start_with(writer, service, on_durable).map_err(|e| e.to_string())?;
     tracing::info!(
         "recovered to LSN {last_lsn} (snapshot at {snapshot_lsn}, {replayed_records} log records replayed), epoch {epoch}"
     );
