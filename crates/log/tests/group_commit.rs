@@ -39,8 +39,19 @@ fn append_patiently(handle: &LogHandle, record: &Record) {
 
 #[test]
 fn durable_lsn_never_runs_ahead_of_what_a_crash_would_keep() {
+    durable_lsn_never_runs_ahead(Duration::ZERO, "durable_lsn_never_runs_ahead");
+}
+
+/// The same with a group-commit window: waiting for a burst must not
+/// acknowledge anything early, nor hold anything back for good.
+#[test]
+fn a_group_commit_window_neither_acknowledges_early_nor_holds_back() {
+    durable_lsn_never_runs_ahead(Duration::from_micros(500), "a_group_commit_window");
+}
+
+fn durable_lsn_never_runs_ahead(window: Duration, test_name: &str) {
     let seed = seed(0x1095_0003);
-    let context = repro("durable_lsn_never_runs_ahead", seed);
+    let context = repro(test_name, seed);
     let disk = SimDisk::new();
     let dir = log_dir();
     let shared: Arc<dyn Disk> = Arc::new(disk.clone());
@@ -63,7 +74,9 @@ fn durable_lsn_never_runs_ahead_of_what_a_crash_would_keep() {
             reported.lock().expect("lock").push(lsn);
         })
     };
-    let handle = LogService::start(writer, FsyncPolicy::Always, on_durable).expect("start");
+    let mut config = ServiceConfig::new(FsyncPolicy::Always);
+    config.group_commit_window = window;
+    let handle = LogService::start_with(writer, config, on_durable).expect("start");
 
     // Phase 1: a producer appends while the main thread watches
     // durable_lsn and crashes copies of the disk at random cut points.
