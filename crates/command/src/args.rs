@@ -14,34 +14,7 @@ pub fn parse_i64(arg: &[u8]) -> Result<i64, CmdError> {
 }
 
 pub fn parse_i64_opt(arg: &[u8]) -> Option<i64> {
-    if arg.is_empty() || arg.len() > 20 {
-        return None;
-    }
-    let (negative, digits) = match arg[0] {
-        b'-' => (true, &arg[1..]),
-        _ => (false, arg),
-    };
-    if digits.is_empty() || (digits[0] == b'0' && digits.len() > 1) {
-        return None;
-    }
-    let mut value: i64 = 0;
-    for &digit in digits {
-        if !digit.is_ascii_digit() {
-            return None;
-        }
-        let d = i64::from(digit - b'0');
-        value = value.checked_mul(10)?;
-        value = if negative {
-            value.checked_sub(d)?
-        } else {
-            value.checked_add(d)?
-        };
-    }
-    if negative && value == 0 {
-        // "-0" is not a canonical integer in Redis.
-        return None;
-    }
-    Some(value)
+    daisy_protocol::parse_i64(arg)
 }
 
 /// A non-negative integer that fits in `usize`, else the given error.

@@ -17,5 +17,5 @@ mod parser;
 mod reply;
 
 pub use limits::Limits;
-pub use parser::{ProtocolError, RequestParser};
+pub use parser::{parse_i64, split_args, ProtocolError, RequestParser};
 pub use reply::{format_double, Protocol, Reply};

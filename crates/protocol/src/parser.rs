@@ -269,9 +269,10 @@ fn is_c_space(byte: u8) -> bool {
     matches!(byte, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
 }
 
-/// Parses a signed decimal integer with no leading '+', no spaces, and no
-/// overflow, as Redis's `string2ll` does.
-pub(crate) fn parse_i64(text: &[u8]) -> Option<i64> {
+/// Parses a signed 64-bit integer exactly as Redis's `string2ll` does:
+/// an optional `-`, decimal digits with no leading zero, no spaces, no `+`,
+/// no `-0`, no overflow. Used for protocol headers and command arguments.
+pub fn parse_i64(text: &[u8]) -> Option<i64> {
     if text.is_empty() || text.len() > 20 {
         return None;
     }
@@ -279,7 +280,7 @@ pub(crate) fn parse_i64(text: &[u8]) -> Option<i64> {
         b'-' => (true, &text[1..]),
         _ => (false, text),
     };
-    if digits.is_empty() {
+    if digits.is_empty() || (digits[0] == b'0' && digits.len() > 1) {
         return None;
     }
     let mut value: i64 = 0;
@@ -294,6 +295,9 @@ pub(crate) fn parse_i64(text: &[u8]) -> Option<i64> {
         } else {
             value.checked_add(d)?
         };
+    }
+    if negative && value == 0 {
+        return None;
     }
     Some(value)
 }
@@ -523,5 +527,8 @@ mod tests {
         assert_eq!(parse_i64(b"+1"), None);
         assert_eq!(parse_i64(b"-"), None);
         assert_eq!(parse_i64(b"12a"), None);
+        assert_eq!(parse_i64(b"012"), None);
+        assert_eq!(parse_i64(b"-0"), None);
+        assert_eq!(parse_i64(b"0"), Some(0));
     }
 }

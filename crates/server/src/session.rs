@@ -546,10 +546,7 @@ impl Connection {
                     "HELP",
                     "    Print this help.",
                 ];
-                self.reply.array(lines.len());
-                for line in lines {
-                    self.reply.simple(line);
-                }
+                reply_lines(&mut self.reply, &lines);
             }
             _ => self.reply.error(&format!(
                 "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
@@ -786,10 +783,7 @@ impl Connection {
                     "HELP",
                     "    Print this help.",
                 ];
-                self.reply.array(lines.len());
-                for line in lines {
-                    self.reply.simple(line);
-                }
+                reply_lines(&mut self.reply, &lines);
             }
             _ => self.reply.error(&format!(
                 "ERR unknown subcommand or wrong number of arguments for '{}'. Try CONFIG HELP.",
@@ -944,4 +938,12 @@ fn command_info(reply: &mut Reply, spec: &CommandSpec) {
     reply.set(0);
     reply.array(0);
     reply.array(0);
+}
+
+/// A HELP reply: one simple string per line.
+fn reply_lines(reply: &mut Reply, lines: &[&str]) {
+    reply.array(lines.len());
+    for line in lines {
+        reply.simple(line);
+    }
 }
