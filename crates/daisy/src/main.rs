@@ -136,7 +136,13 @@ impl ServerArgs {
             timeout,
             proto_max_multibulk_len,
             hz,
-            seed
+            seed,
+            persistence,
+            fsync,
+            snapshot_log_bytes,
+            snapshot_interval_secs,
+            log_segment_bytes,
+            group_commit_window_us
         );
         apply_size!(
             proto_max_bulk_len,
@@ -185,5 +191,80 @@ fn main() -> ExitCode {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config_from(args: &[&str]) -> Config {
+        let cli = Cli::try_parse_from(["daisy", "server"].iter().chain(args)).expect("parses");
+        match cli.command {
+            Command::Server(args) => args.into_config().expect("valid"),
+            Command::Check { .. } => unreachable!("parsed a server command"),
+        }
+    }
+
+    /// Every flag must reach the config: a flag that is parsed but not
+    /// applied would silently run with the default.
+    #[test]
+    fn every_flag_reaches_the_config() {
+        let config = config_from(&[
+            "--client-addr=127.0.0.1:7777",
+            "--data-dir=/tmp/x",
+            "--requirepass=pw",
+            "--maxmemory=1mb",
+            "--maxclients=5",
+            "--timeout=9",
+            "--proto-max-bulk-len=2mb",
+            "--client-query-buffer-limit=3mb",
+            "--proto-max-multibulk-len=77",
+            "--proto-max-inline-len=4kb",
+            "--client-output-buffer-limit-pubsub=5mb",
+            "--client-output-buffer-limit-normal=6mb",
+            "--hz=20",
+            "--seed=42",
+            "--persistence=false",
+            "--fsync=everysec",
+            "--snapshot-log-bytes=1mb",
+            "--snapshot-interval-secs=60",
+            "--log-segment-bytes=2mb",
+            "--group-commit-window-us=50",
+        ]);
+        let expected = Config {
+            client_addr: "127.0.0.1:7777".parse().unwrap(),
+            data_dir: PathBuf::from("/tmp/x"),
+            requirepass: "pw".into(),
+            maxmemory: 1 << 20,
+            maxclients: 5,
+            timeout: 9,
+            proto_max_bulk_len: 2 << 20,
+            client_query_buffer_limit: 3 << 20,
+            proto_max_multibulk_len: 77,
+            proto_max_inline_len: 4 << 10,
+            client_output_buffer_limit_pubsub: 5 << 20,
+            client_output_buffer_limit_normal: 6 << 20,
+            hz: 20,
+            seed: 42,
+            persistence: false,
+            fsync: "everysec".into(),
+            snapshot_log_bytes: 1 << 20,
+            snapshot_interval_secs: 60,
+            log_segment_bytes: 2 << 20,
+            group_commit_window_us: 50,
+        };
+        assert_eq!(config, expected);
+        assert_ne!(
+            Config::default(),
+            expected,
+            "every field differs from its default"
+        );
+    }
+
+    #[test]
+    fn a_flag_given_twice_takes_its_last_value() {
+        let config = config_from(&["--hz=20", "--hz=30"]);
+        assert_eq!(config.hz, 30);
     }
 }
