@@ -102,7 +102,7 @@ struct ServerArgs {
     /// Size at which the log starts a new segment file [default: 64mb].
     #[arg(long, value_parser = parse_bytes)]
     log_segment_bytes: Option<u64>,
-    /// With --fsync always: microseconds the log may wait for a burst of writes before one fsync covers them (0 = sync at once) [default: 200].
+    /// With --fsync always: microseconds the log may wait for a burst of writes before one fsync covers them (0 = sync at once) [default: 0].
     #[arg(long)]
     group_commit_window_us: Option<u64>,
     /// Log filter, e.g. info, debug, daisy_server=trace [default: info].

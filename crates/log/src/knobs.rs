@@ -114,6 +114,11 @@ pub struct ServiceConfig {
     /// fsync covers a whole burst of clients rather than a few. Zero
     /// syncs at once. Default [`GROUP_COMMIT_WINDOW_DEFAULT`].
     pub group_commit_window: Duration,
+    /// True: the log thread starts writing as soon as a record is queued.
+    /// False: it waits for [`crate::LogHandle::commit`] (or closing), so
+    /// the executor decides when a round of work is complete, as Redis
+    /// writes its AOF once per event-loop iteration. Default true.
+    pub wake_on_append: bool,
 }
 
 impl ServiceConfig {
@@ -124,6 +129,7 @@ impl ServiceConfig {
             retry_backoff: RETRY_BACKOFF_DEFAULT,
             close_timeout: CLOSE_TIMEOUT_DEFAULT,
             group_commit_window: GROUP_COMMIT_WINDOW_DEFAULT,
+            wake_on_append: true,
         }
     }
 }

@@ -85,6 +85,7 @@ impl LogService {
                 remove_through: None,
                 failure: None,
                 remove_error: None,
+                commit_requested: false,
             }),
             work: Condvar::new(),
             durable_changed: Condvar::new(),
@@ -110,6 +111,7 @@ impl LogService {
         Ok(LogHandle {
             shared,
             queued_bytes_max: config.queued_bytes_max,
+            wake_on_append: config.wake_on_append,
             thread: Some(thread),
         })
     }
@@ -145,12 +147,16 @@ struct State {
     remove_through: Option<u64>,
     failure: Option<LogFailure>,
     remove_error: Option<String>,
+    /// The executor asked for the queue to be written now (see
+    /// [`LogHandle::commit`]).
+    commit_requested: bool,
 }
 
 /// The executor's side of the log.
 pub struct LogHandle {
     shared: Arc<Shared>,
     queued_bytes_max: u64,
+    wake_on_append: bool,
     thread: Option<JoinHandle<Result<(), LogError>>>,
 }
 
@@ -198,10 +204,23 @@ impl LogHandle {
         state.appended_lsn = lsn;
         state.appended_epoch = epoch;
         drop(state);
-        if was_empty {
+        if was_empty && self.wake_on_append {
             self.shared.work.notify_one();
         }
         Ok(())
+    }
+
+    /// Asks the log thread to write (and, under `Always`, sync) what is
+    /// queued now. Needed only with `wake_on_append = false`, where the
+    /// executor commits once per round of work so one fsync covers every
+    /// client served in that round.
+    pub fn commit(&self) {
+        let mut state = self.shared.lock();
+        state.commit_requested = true;
+        drop(state);
+        // Always wake: the flag may already be set from a commit that found
+        // the queue empty, with the thread asleep since.
+        self.shared.work.notify_one();
     }
 
     /// The highest LSN durable under the fsync policy.
@@ -356,7 +375,9 @@ impl LogThread {
             let unfinished = !self.batch.is_empty()
                 || self.acked_lsn < self.writer.appended_lsn()
                 || self.writer.written_lsn() < self.writer.appended_lsn();
-            if !state.queue.is_empty()
+            let queue_ready =
+                !state.queue.is_empty() && (self.config.wake_on_append || state.commit_requested);
+            if queue_ready
                 || state.closing
                 || state.remove_through.is_some()
                 || unfinished
@@ -374,6 +395,7 @@ impl LogThread {
         if !state.queue.is_empty() && !state.closing {
             state = self.gather_burst(&shared, state);
         }
+        state.commit_requested = false;
         self.batch.extend(state.queue.drain(..));
         (state.closing, state.remove_through.take())
     }

@@ -281,3 +281,40 @@ fn an_epoch_going_down_is_a_bug_and_panics() {
     handle.append(1, 5, Vec::new()).expect("append");
     let _ = handle.append(2, 4, Vec::new());
 }
+
+/// With `wake_on_append = false` the executor decides when a round of
+/// work is complete. A commit that finds nothing queued must not leave the
+/// thread asleep when the next records and commit come (it would wait for
+/// its idle timeout instead).
+#[test]
+fn executor_commits_are_never_lost() {
+    let disk = SimDisk::new();
+    let dir = log_dir();
+    let mut config = ServiceConfig::new(FsyncPolicy::Always);
+    config.wake_on_append = false;
+    let handle = start(&disk, &dir, config, 1 << 20);
+    let mut workload = Workload::new(seed(0x1095_0004), 1, 50);
+    for round in 0..20 {
+        // A commit with an empty queue, then records, then a commit.
+        handle.commit();
+        std::thread::sleep(Duration::from_millis(2));
+        let mut last = 0;
+        for _ in 0..3 {
+            let record = workload.next_record();
+            last = record.lsn;
+            append_patiently(&handle, &record);
+        }
+        assert_eq!(
+            handle.durable_lsn(),
+            last - 3,
+            "round {round}: synced before the commit"
+        );
+        handle.commit();
+        assert!(
+            handle.wait_durable(last, Duration::from_millis(250)),
+            "round {round}: a commit was lost (durable {}, wanted {last})",
+            handle.durable_lsn()
+        );
+    }
+    handle.close().expect("close");
+}

@@ -87,7 +87,7 @@ impl Default for Config {
             snapshot_log_bytes: 64 * 1024 * 1024,
             snapshot_interval_secs: 3600,
             log_segment_bytes: daisy_log::SEGMENT_BYTES_DEFAULT,
-            group_commit_window_us: 200,
+            group_commit_window_us: 0,
         }
     }
 }

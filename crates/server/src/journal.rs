@@ -12,6 +12,7 @@
 //!   and writes are refused until it has been handed over.
 
 use std::collections::VecDeque;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -80,6 +81,9 @@ pub struct Journal {
     failure: Option<String>,
     /// Payload bytes handed to the log since start (snapshot trigger).
     logged_bytes: u64,
+    /// Wakes the committer task once records wait for a commit.
+    commit_signal: Rc<Notify>,
+    commit_pending: bool,
 }
 
 impl Journal {
@@ -94,6 +98,8 @@ impl Journal {
             overflow: VecDeque::new(),
             failure: None,
             logged_bytes: 0,
+            commit_signal: Rc::new(Notify::new()),
+            commit_pending: false,
         }
     }
 
@@ -134,6 +140,10 @@ impl Journal {
         self.last_lsn += 1;
         let lsn = self.last_lsn;
         self.in_flight.push_back(InFlight { lsn, commands });
+        if !self.commit_pending {
+            self.commit_pending = true;
+            self.commit_signal.notify_one();
+        }
         if self.overflow.is_empty() {
             if let Err(payload) = self.hand_over(lsn, payload) {
                 self.overflow.push_back((lsn, payload));
@@ -194,6 +204,18 @@ impl Journal {
             }
         }
         gate
+    }
+
+    /// What the committer task waits on.
+    pub fn commit_signal(&self) -> Rc<Notify> {
+        self.commit_signal.clone()
+    }
+
+    /// Ends a round of work: the log writes (and syncs) everything queued,
+    /// so one fsync covers every client served in the round.
+    pub fn commit(&mut self) {
+        self.commit_pending = false;
+        self.log.commit();
     }
 
     pub fn remove_through(&self, lsn: u64) {

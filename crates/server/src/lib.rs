@@ -95,6 +95,10 @@ async fn serve(config: Config) -> io::Result<()> {
     let node = Rc::new(RefCell::new(node));
     tokio::task::spawn_local(accept_loop(listener, node.clone()));
     tokio::task::spawn_local(snapshot_walker(node.clone()));
+    let commit_signal = node.borrow().journal.as_ref().map(|j| j.commit_signal());
+    if let Some(signal) = commit_signal {
+        tokio::task::spawn_local(committer(node.clone(), signal));
+    }
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
         _ = background(node.clone()) => tracing::info!("shutting down on SHUTDOWN"),
@@ -125,6 +129,20 @@ fn shut_down(node: &Rc<RefCell<Node>>) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Commits the log once per round of work: woken by the first record of a
+/// round, it yields so every client task already ready runs first (their
+/// records join the same commit), then asks the log to write and sync, as
+/// Redis writes its AOF once per event-loop iteration.
+async fn committer(node: Rc<RefCell<Node>>, signal: Rc<tokio::sync::Notify>) {
+    loop {
+        signal.notified().await;
+        tokio::task::yield_now().await;
+        if let Some(journal) = &mut node.borrow_mut().journal {
+            journal.commit();
+        }
+    }
 }
 
 /// Walks a running snapshot in small steps, yielding to client requests

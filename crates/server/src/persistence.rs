@@ -128,6 +128,9 @@ pub fn recover_node(
     let policy = config.fsync_policy()?;
     let mut service = ServiceConfig::new(policy);
     service.group_commit_window = Duration::from_micros(config.group_commit_window_us);
+    // Under `always` the executor commits once per round of work (see the
+    // committer task), so an fsync covers every client served in a round.
+    service.wake_on_append = policy != daisy_log::FsyncPolicy::Always;
     let log = LogService::start_with(writer, service, on_durable).map_err(|e| e.to_string())?;
     tracing::info!(
         "recovered to LSN {last_lsn} (snapshot at {snapshot_lsn}, {replayed_records} log records replayed), epoch {epoch}"
