@@ -111,7 +111,7 @@ fn persistence(node: &Node, text: &mut String) {
     let _ = write!(
         text,
         "# Persistence\r\nloading:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\naof_enabled:{}\r\n",
-        node.stats.changes - snapshots.changes_at_snapshot,
+        node.stats.changes.saturating_sub(snapshots.changes_at_snapshot),
         u8::from(snapshots.job.is_some()),
         saved_ms / 1000,
         if snapshots.last_error.is_some() { "err" } else { "ok" },

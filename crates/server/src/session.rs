@@ -764,7 +764,10 @@ impl Connection {
                 self.reply.ok();
             }
             "resetstat" if argv.len() == 2 => {
+                // The change count is not a statistic: snapshots pace on it.
+                let changes = node.stats.changes;
                 node.stats = Default::default();
+                node.stats.changes = changes;
                 self.reply.ok();
             }
             "rewrite" if argv.len() == 2 => {
