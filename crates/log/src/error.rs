@@ -288,6 +288,72 @@ impl fmt::Display for Problem {
     }
 }
 
+/// Why [`crate::LogReader`] could not open or read. Nothing was skipped:
+/// the reader is still at the record it could not read, and a later call
+/// tries that record again.
+#[derive(Debug)]
+pub enum ReadError {
+    /// Record `wanted_lsn` is no longer on disk: a snapshot replaced the
+    /// log up to `first_lsn - 1` (the caller sends that snapshot instead).
+    NotRetained { wanted_lsn: u64, first_lsn: u64 },
+    /// A record the caller's bound says is written is damaged, or the log
+    /// is inconsistent (a gap, a bad header, an LSN or epoch out of order).
+    Corrupt(Corruption),
+    /// A disk operation failed.
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
+}
+
+impl ReadError {
+    pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: io::Error) -> ReadError {
+        ReadError::Io {
+            op,
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn corrupt(file: impl Into<PathBuf>, offset: u64, problem: Problem) -> ReadError {
+        ReadError::Corrupt(Corruption {
+            file: file.into(),
+            offset,
+            problem,
+            valid_record_after: None,
+        })
+    }
+}
+
+impl fmt::Display for ReadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReadError::NotRetained {
+                wanted_lsn,
+                first_lsn,
+            } => write!(
+                f,
+                "log record {wanted_lsn} is no longer retained: the log now starts at LSN \
+                 {first_lsn} (a snapshot replaced the records before it)"
+            ),
+            ReadError::Corrupt(corruption) => write!(f, "log corrupt: {corruption}"),
+            ReadError::Io { op, path, source } => {
+                write!(f, "{op} {}: {source}", path.display())
+            }
+        }
+    }
+}
+
+impl std::error::Error for ReadError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ReadError::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
 /// Why [`crate::LogHandle::append`] did not queue a record. Nothing was
 /// queued; the caller may offer the same record again later.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -31,6 +31,14 @@ pub const SEGMENTS_MAX: usize = 100_000;
 /// Bytes read from a segment at a time while scanning.
 pub const READ_WINDOW_BYTES: usize = 1024 * 1024;
 
+/// Most segments a [`crate::LogReader`] keeps open ahead of the one it
+/// reads. An open segment stays readable when a snapshot deletes it, so a
+/// reader behind the snapshot still finishes what it opened; a segment
+/// past this many is opened when the reader gets there, and if a snapshot
+/// deleted it first, the reader reports it no longer retained. Bounds the
+/// file handles (and deleted files kept alive) per reader.
+pub const READER_SEGMENTS_OPEN_MAX: usize = 32;
+
 /// Default bound on the bytes appended but not yet acknowledged durable;
 /// past it `append` reports back-pressure instead of queueing more.
 pub const QUEUED_BYTES_MAX_DEFAULT: u64 = 256 * 1024 * 1024;

@@ -15,7 +15,9 @@
 //! - [`LogService`] / [`LogHandle`]: the group-commit thread the executor
 //!   appends to without blocking, and `durable_lsn`;
 //! - [`recover`]: startup, streaming the records after the snapshot; [`check`]:
-//!   the read-only report behind `daisy check`.
+//!   the read-only report behind `daisy check`;
+//! - [`LogReader`]: reading a live log from any retained LSN while the
+//!   writer appends and deletes old segments (replication's catch-up).
 //!
 //! Must never: acknowledge a record that a crash could take back under the
 //! chosen fsync policy, skip or reorder a record, or guess past damage.
@@ -31,6 +33,7 @@ mod disk;
 mod error;
 mod format;
 mod knobs;
+mod reader;
 mod real_disk;
 mod record;
 mod recovery;
@@ -42,16 +45,17 @@ mod writer;
 
 pub use check::{check, Report};
 pub use disk::{read_exact_at, Disk, DiskFile};
-pub use error::{AppendError, Corruption, LogError, Problem, ReplayError};
+pub use error::{AppendError, Corruption, LogError, Problem, ReadError, ReplayError};
 pub use format::{
     segment_file_name, HeaderFault, FORMAT_VERSION, RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES,
 };
 pub use knobs::{
     FsyncPolicy, LogConfig, ServiceConfig, CLOSE_TIMEOUT_DEFAULT, EVERYSEC_INTERVAL,
     GROUP_COMMIT_QUIET, GROUP_COMMIT_WINDOW_DEFAULT, LSN_MAX, MAX_PAYLOAD_BYTES,
-    QUEUED_BYTES_MAX_DEFAULT, RETRY_BACKOFF_DEFAULT, SEGMENTS_MAX, SEGMENT_BYTES_DEFAULT,
-    SEGMENT_BYTES_MAX, SEGMENT_BYTES_MIN,
+    QUEUED_BYTES_MAX_DEFAULT, READER_SEGMENTS_OPEN_MAX, RETRY_BACKOFF_DEFAULT, SEGMENTS_MAX,
+    SEGMENT_BYTES_DEFAULT, SEGMENT_BYTES_MAX, SEGMENT_BYTES_MIN,
 };
+pub use reader::LogReader;
 pub use real_disk::RealDisk;
 pub use record::Record;
 pub use recovery::{recover, Recovery};

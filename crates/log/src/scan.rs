@@ -1,12 +1,15 @@
 //! Reading a log directory: which files are segments, and walking their
 //! records in order while checking every rule of `docs/log-format.md`.
 //!
-//! Owns: telling a torn tail from corruption. Must never: change a file
-//! (recovery acts on what the scan reports; `check` only prints it).
+//! Owns: telling a torn tail from corruption, and the checks of one
+//! segment header and one record that [`crate::LogReader`] shares. Must
+//! never: change a file (recovery acts on what the scan reports; `check`
+//! only prints it).
 //!
 //! Invariants checked across the whole log: LSNs dense from the first
 //! segment's first LSN, epochs never decreasing, one fragment id.
 
+use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::disk::Disk;
@@ -138,9 +141,11 @@ struct SegmentScan {
 }
 
 /// The outcome of reading one record.
-enum ReadRecord {
+pub(crate) enum ReadRecord {
+    /// Whole, with a matching checksum; the payload if it was asked for.
     Valid(RecordHeader, Option<Vec<u8>>),
-    /// Damage of the kind a torn write leaves.
+    /// Damage of the kind a torn write leaves (or, in a live segment, a
+    /// record not yet written whole).
     Damaged(Problem),
 }
 
@@ -166,8 +171,8 @@ impl SegmentScan {
     ) -> Result<(), LogError> {
         let file = disk.open(&self.path).map_err(|e| self.io("open", e))?;
         let file_len = file.len().map_err(|e| self.io("stat", e))?;
-        let mut reader = WindowReader::new(file.as_ref(), file_len);
-        let header = self.read_header(&mut reader, file_len, progress)?;
+        let mut reader = WindowReader::new(file, file_len);
+        let header = self.read_header(&mut reader, progress)?;
         progress.segments.push(SegmentInfo {
             path: self.path.clone(),
             first_lsn: header.first_lsn,
@@ -183,7 +188,7 @@ impl SegmentScan {
             let deliver = delivery
                 .as_ref()
                 .is_some_and(|delivery| expected_lsn > delivery.after_lsn);
-            let read = self.read_record(&mut reader, offset, file_len, deliver)?;
+            let read = read_record(&mut reader, offset, deliver).map_err(|e| self.io("read", e))?;
             let (record_header, payload) = match read {
                 ReadRecord::Valid(record_header, payload) => (record_header, payload),
                 ReadRecord::Damaged(problem) => {
@@ -208,34 +213,12 @@ impl SegmentScan {
 
     fn read_header(
         &self,
-        reader: &mut WindowReader<'_>,
-        file_len: u64,
+        reader: &mut WindowReader,
         progress: &mut ScanProgress,
     ) -> Result<SegmentHeader, LogError> {
-        if file_len < SEGMENT_HEADER_BYTES as u64 {
-            return Err(self.corrupt(0, Problem::ShortHeader { len: file_len }));
-        }
-        let mut bytes = [0u8; SEGMENT_HEADER_BYTES];
-        reader.read(0, &mut bytes).map_err(|e| self.io("read", e))?;
-        let header = SegmentHeader::decode(&bytes)
-            .map_err(|fault| self.corrupt(0, Problem::BadHeader(fault)))?;
-        if !(1..=LSN_MAX).contains(&header.first_lsn) {
-            return Err(self.corrupt(
-                0,
-                Problem::FirstLsnOutOfRange {
-                    first_lsn: header.first_lsn,
-                },
-            ));
-        }
-        if header.first_lsn != self.name_lsn {
-            return Err(self.corrupt(
-                0,
-                Problem::NameMismatch {
-                    name_lsn: self.name_lsn,
-                    header_lsn: header.first_lsn,
-                },
-            ));
-        }
+        let header = read_segment_header(reader, self.name_lsn)
+            .map_err(|e| self.io("read", e))?
+            .map_err(|problem| self.corrupt(0, problem))?;
         match progress.fragment_id {
             Some(expected) if expected != header.fragment_id => {
                 return Err(self.corrupt(
@@ -263,70 +246,6 @@ impl SegmentScan {
         Ok(header)
     }
 
-    /// Reads the record at `offset`, verifying its length and checksum;
-    /// with `want_payload`, keeps the payload.
-    fn read_record(
-        &self,
-        reader: &mut WindowReader<'_>,
-        offset: u64,
-        file_len: u64,
-        want_payload: bool,
-    ) -> Result<ReadRecord, LogError> {
-        let available_bytes = file_len - offset;
-        if available_bytes < RECORD_HEADER_BYTES as u64 {
-            return Ok(ReadRecord::Damaged(Problem::IncompleteRecord {
-                needed_bytes: RECORD_HEADER_BYTES as u64,
-                available_bytes,
-            }));
-        }
-        let mut bytes = [0u8; RECORD_HEADER_BYTES];
-        reader
-            .read(offset, &mut bytes)
-            .map_err(|e| self.io("read", e))?;
-        let header = RecordHeader::decode(&bytes);
-        if header.payload_len > MAX_PAYLOAD_BYTES {
-            return Ok(ReadRecord::Damaged(Problem::RecordTooLarge {
-                payload_len: header.payload_len,
-            }));
-        }
-        if header.record_bytes() > available_bytes {
-            return Ok(ReadRecord::Damaged(Problem::IncompleteRecord {
-                needed_bytes: header.record_bytes(),
-                available_bytes,
-            }));
-        }
-        let payload_at = offset + RECORD_HEADER_BYTES as u64;
-        let (computed, payload) = if want_payload {
-            // The length is within the limit and within the file: safe to
-            // allocate.
-            let mut payload = vec![0u8; header.payload_len as usize];
-            reader
-                .read(payload_at, &mut payload)
-                .map_err(|e| self.io("read", e))?;
-            let crc = crc32c::crc32c_append(header.crc_of_header_fields(), &payload);
-            (crc, Some(payload))
-        } else {
-            let crc = reader
-                .crc_append(
-                    header.crc_of_header_fields(),
-                    payload_at,
-                    u64::from(header.payload_len),
-                )
-                .map_err(|e| self.io("read", e))?;
-            (crc, None)
-        };
-        if computed != header.crc {
-            return Ok(ReadRecord::Damaged(Problem::BadChecksum {
-                stored: header.crc,
-                computed,
-            }));
-        }
-        Ok(ReadRecord::Valid(header, payload))
-    }
-
-    /// A record with a valid checksum must still be the next LSN, with an
-    /// epoch no lower than the last: otherwise it is corruption, never a
-    /// torn write.
     fn check_order(
         &self,
         offset: u64,
@@ -334,33 +253,15 @@ impl SegmentScan {
         progress: &ScanProgress,
     ) -> Result<(), LogError> {
         let expected = progress.next_lsn.unwrap_or(self.name_lsn);
-        if header.lsn != expected {
-            return Err(self.corrupt(
-                offset,
-                Problem::LsnOutOfOrder {
-                    expected,
-                    found: header.lsn,
-                },
-            ));
-        }
-        let previous = progress.last_epoch();
-        if header.epoch < previous {
-            return Err(self.corrupt(
-                offset,
-                Problem::EpochDecreased {
-                    previous,
-                    found: header.epoch,
-                },
-            ));
-        }
-        Ok(())
+        check_record_order(header, expected, progress.last_epoch())
+            .map_err(|problem| self.corrupt(offset, problem))
     }
 
     /// Decides whether damage at `offset` is a torn tail (last segment,
     /// nothing valid after it) or corruption.
     fn damaged(
         &self,
-        reader: &mut WindowReader<'_>,
+        reader: &mut WindowReader,
         offset: u64,
         file_len: u64,
         problem: Problem,
@@ -397,6 +298,117 @@ impl SegmentScan {
     }
 }
 
+/// Reads the header of the segment whose name says `name_lsn` and checks
+/// it against the format. `Err` is an I/O error; `Ok(Err(problem))` is
+/// damage at offset 0. The checks that need the segments before it (the
+/// fragment, the LSN following on) are the caller's.
+pub(crate) fn read_segment_header(
+    reader: &mut WindowReader,
+    name_lsn: u64,
+) -> io::Result<Result<SegmentHeader, Problem>> {
+    let file_len = reader.file_len();
+    if file_len < SEGMENT_HEADER_BYTES as u64 {
+        return Ok(Err(Problem::ShortHeader { len: file_len }));
+    }
+    let mut bytes = [0u8; SEGMENT_HEADER_BYTES];
+    reader.read(0, &mut bytes)?;
+    let header = match SegmentHeader::decode(&bytes) {
+        Ok(header) => header,
+        Err(fault) => return Ok(Err(Problem::BadHeader(fault))),
+    };
+    if !(1..=LSN_MAX).contains(&header.first_lsn) {
+        return Ok(Err(Problem::FirstLsnOutOfRange {
+            first_lsn: header.first_lsn,
+        }));
+    }
+    if header.first_lsn != name_lsn {
+        return Ok(Err(Problem::NameMismatch {
+            name_lsn,
+            header_lsn: header.first_lsn,
+        }));
+    }
+    Ok(Ok(header))
+}
+
+/// Reads the record at `offset`, verifying its length and checksum
+/// against the file's length as `reader` last read it; with
+/// `want_payload`, keeps the payload. A length over the limit or past the
+/// end of the file is reported, never allocated.
+pub(crate) fn read_record(
+    reader: &mut WindowReader,
+    offset: u64,
+    want_payload: bool,
+) -> io::Result<ReadRecord> {
+    // A live file may have been cut back below `offset` for a rewrite.
+    let available_bytes = reader.file_len().saturating_sub(offset);
+    if available_bytes < RECORD_HEADER_BYTES as u64 {
+        return Ok(ReadRecord::Damaged(Problem::IncompleteRecord {
+            needed_bytes: RECORD_HEADER_BYTES as u64,
+            available_bytes,
+        }));
+    }
+    let mut bytes = [0u8; RECORD_HEADER_BYTES];
+    reader.read(offset, &mut bytes)?;
+    let header = RecordHeader::decode(&bytes);
+    if header.payload_len > MAX_PAYLOAD_BYTES {
+        return Ok(ReadRecord::Damaged(Problem::RecordTooLarge {
+            payload_len: header.payload_len,
+        }));
+    }
+    if header.record_bytes() > available_bytes {
+        return Ok(ReadRecord::Damaged(Problem::IncompleteRecord {
+            needed_bytes: header.record_bytes(),
+            available_bytes,
+        }));
+    }
+    let payload_at = offset + RECORD_HEADER_BYTES as u64;
+    let (computed, payload) = if want_payload {
+        // The length is within the limit and within the file: safe to
+        // allocate.
+        let mut payload = vec![0u8; header.payload_len as usize];
+        reader.read(payload_at, &mut payload)?;
+        let crc = crc32c::crc32c_append(header.crc_of_header_fields(), &payload);
+        (crc, Some(payload))
+    } else {
+        let crc = reader.crc_append(
+            header.crc_of_header_fields(),
+            payload_at,
+            u64::from(header.payload_len),
+        )?;
+        (crc, None)
+    };
+    if computed != header.crc {
+        return Ok(ReadRecord::Damaged(Problem::BadChecksum {
+            stored: header.crc,
+            computed,
+        }));
+    }
+    Ok(ReadRecord::Valid(header, payload))
+}
+
+/// A record with a valid checksum must still be the next LSN, with an
+/// epoch no lower than the last: otherwise it is corruption, never a torn
+/// write.
+pub(crate) fn check_record_order(
+    header: &RecordHeader,
+    expected_lsn: u64,
+    previous_epoch: u64,
+) -> Result<(), Problem> {
+    if header.lsn != expected_lsn {
+        return Err(Problem::LsnOutOfOrder {
+            expected: expected_lsn,
+            found: header.lsn,
+        });
+    }
+    if header.epoch < previous_epoch {
+        return Err(Problem::EpochDecreased {
+            previous: previous_epoch,
+            found: header.epoch,
+        });
+    }
+    Ok(())
+}
+
 fn note_record(progress: &mut ScanProgress, header: &RecordHeader, end_offset: u64) {
     progress.next_lsn = Some(header.lsn + 1);
     progress.records += 1;
@@ -417,7 +429,7 @@ fn note_record(progress: &mut ScanProgress, header: &RecordHeader, end_offset: u
 /// than `last_epoch`, a length that fits, a matching checksum. Costs one
 /// pass over the tail, through the window.
 fn find_valid_record_after(
-    reader: &mut WindowReader<'_>,
+    reader: &mut WindowReader,
     damaged_at: u64,
     file_len: u64,
     expected_lsn: u64,

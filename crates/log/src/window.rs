@@ -1,21 +1,27 @@
 //! Reading a segment through a window, so that scanning costs one read per
 //! [`READ_WINDOW_BYTES`] rather than one per record, and memory stays
 //! bounded whatever the file size.
+//!
+//! The file may be live (the writer appending to it): the length is the
+//! one last read, and [`WindowReader::refresh_len`] reads it again. The
+//! log never rewrites a byte below a file's length with a different value
+//! (a cut tail is written again with the same bytes), so the window's
+//! bytes stay true.
 
 use std::io;
 
 use crate::disk::{read_exact_at, DiskFile};
 use crate::knobs::READ_WINDOW_BYTES;
 
-pub(crate) struct WindowReader<'a> {
-    file: &'a dyn DiskFile,
+pub(crate) struct WindowReader {
+    file: Box<dyn DiskFile>,
     file_len: u64,
     window: Vec<u8>,
     window_start: u64,
 }
 
-impl<'a> WindowReader<'a> {
-    pub fn new(file: &'a dyn DiskFile, file_len: u64) -> Self {
+impl WindowReader {
+    pub fn new(file: Box<dyn DiskFile>, file_len: u64) -> Self {
         WindowReader {
             file,
             file_len,
@@ -24,11 +30,29 @@ impl<'a> WindowReader<'a> {
         }
     }
 
+    /// The file's length when it was last read.
+    pub fn file_len(&self) -> u64 {
+        self.file_len
+    }
+
+    /// Reads the file's length again, for a file that is being appended
+    /// to (or was cut back to be written again: the window then forgets
+    /// the bytes past the new end).
+    pub fn refresh_len(&mut self) -> io::Result<u64> {
+        self.file_len = self.file.len()?;
+        let window_end = self.window_start + self.window.len() as u64;
+        if window_end > self.file_len {
+            let kept = self.file_len.saturating_sub(self.window_start) as usize;
+            self.window.truncate(kept);
+        }
+        Ok(self.file_len)
+    }
+
     /// Fills `out` with the bytes at `offset`. The caller has checked that
     /// they lie inside the file.
     pub fn read(&mut self, offset: u64, out: &mut [u8]) -> io::Result<()> {
         if out.len() > READ_WINDOW_BYTES {
-            return read_exact_at(self.file, offset, out);
+            return read_exact_at(self.file.as_ref(), offset, out);
         }
         let end = offset + out.len() as u64;
         let window_end = self.window_start + self.window.len() as u64;
@@ -69,7 +93,7 @@ impl<'a> WindowReader<'a> {
         let len = (self.file_len.saturating_sub(offset)).min(READ_WINDOW_BYTES as u64) as usize;
         self.window.resize(len, 0);
         self.window_start = offset;
-        if let Err(e) = read_exact_at(self.file, offset, &mut self.window) {
+        if let Err(e) = read_exact_at(self.file.as_ref(), offset, &mut self.window) {
             self.window.clear();
             return Err(e);
         }

@@ -3,8 +3,9 @@
 #![allow(dead_code)] // each test binary uses a different part
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use daisy_log::{recover, Disk, LogConfig, LogError, LogWriter, Record, Recovery};
 
@@ -149,5 +150,28 @@ pub fn assert_prefix(recovered: &[Record], written: &[Record], context: &str) {
     );
     for (got, want) in recovered.iter().zip(written) {
         assert_eq!(got, want, "{context}: record differs from what was written");
+    }
+}
+
+/// A directory under the system's temporary directory, removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new() -> Self {
+        // Tests of one binary run in parallel: the counter keeps their
+        // directories apart when the clock does not.
+        static CREATED: AtomicU64 = AtomicU64::new(0);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let count = CREATED.fetch_add(1, Ordering::Relaxed);
+        let name = format!("daisy-log-test-{}-{nanos}-{count}", std::process::id());
+        TempDir(std::env::temp_dir().join(name))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
