@@ -96,6 +96,13 @@ pub(crate) const COMMANDS: &[CommandSpec] = &[
         "A container for server configuration commands.",
     ),
     session(
+        "debug",
+        -2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        "server",
+        "A container for debugging commands.",
+    ),
+    session(
         "time",
         1,
         FAST | LOADING | STALE,

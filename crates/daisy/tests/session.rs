@@ -482,3 +482,143 @@ fn a_real_client_library_works_in_resp2_and_resp3() {
         assert_eq!(values.last().map(String::as_str), Some("x"));
     }
 }
+
+/// The keys `debug_digest_is_equal_on_nodes_with_equal_data` writes, one
+/// complete command each, so the two nodes can run them in different orders.
+fn digest_test_writes(expire_at_ms: u64) -> Vec<Vec<String>> {
+    let at = expire_at_ms.to_string();
+    let script: &[&[&str]] = &[
+        &["SET", "greeting", "hello"],
+        &[
+            "SET",
+            "long",
+            "a string long enough to live on the heap, not inline",
+        ],
+        &["RPUSH", "queue", "first", "second", "third"],
+        &["HSET", "user", "name", "ada", "lang", "en", "visits", "3"],
+        &["SADD", "tags", "red", "green", "blue", "7"],
+        &["SADD", "numbers", "1", "2", "3"],
+        &[
+            "ZADD", "board", "10", "alice", "20", "bob", "20", "carol", "-0.5", "dan",
+        ],
+        &["SET", "session", "token", "PXAT", &at],
+        &["HSET", "cache", "k", "v"],
+        &["PEXPIREAT", "cache", &at],
+    ];
+    script
+        .iter()
+        .map(|argv| argv.iter().map(|arg| arg.to_string()).collect())
+        .collect()
+}
+
+fn digest_of(conn: &mut RespConn) -> String {
+    match call(conn, &["DEBUG", "DIGEST"]) {
+        Resp::Simple(text) => String::from_utf8(text).expect("hex digest"),
+        other => panic!("DEBUG DIGEST gave {other:?}"),
+    }
+}
+
+fn value_digests(conn: &mut RespConn, keys: &[&str]) -> Vec<Resp> {
+    let mut argv = vec!["DEBUG", "DIGEST-VALUE"];
+    argv.extend_from_slice(keys);
+    match call(conn, &argv) {
+        Resp::Array(digests) => digests,
+        other => panic!("DEBUG DIGEST-VALUE gave {other:?}"),
+    }
+}
+
+#[test]
+fn debug_digest_is_equal_on_nodes_with_equal_data() {
+    // Two nodes with different hash seeds, so their tables differ in layout.
+    let first = spawn_daisy(&["--seed", "1"]);
+    let second = spawn_daisy(&["--seed", "987654321"]);
+    let mut a = first.connect();
+    let mut b = second.connect();
+    let zeros = "0".repeat(40);
+
+    // Phase 1: empty keyspaces digest to zeros, like Redis.
+    assert_eq!(digest_of(&mut a), zeros);
+    assert_eq!(digest_of(&mut b), zeros);
+
+    // Phase 2: the same data, written in opposite orders; the second node
+    // also lists set members and hash fields in another order, and takes a
+    // detour through a large set and a string built by APPEND, so its
+    // tables and encodings differ while the data does not.
+    let expire_at_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_millis() as u64
+        + 3_600_000;
+    let writes = digest_test_writes(expire_at_ms);
+    for argv in &writes {
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        assert!(!call(&mut a, &argv).is_error(), "{argv:?}");
+    }
+    for argv in writes.iter().rev() {
+        let mut argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        if argv[0] == "SADD" {
+            argv[2..].reverse();
+        }
+        if argv[0] == "PEXPIREAT" {
+            continue;
+        }
+        assert!(!call(&mut b, &argv).is_error(), "{argv:?}");
+    }
+    call(&mut b, &["PEXPIREAT", "cache", &expire_at_ms.to_string()]);
+    call(&mut b, &["HSET", "user", "visits", "3", "name", "ada"]);
+    let filler: Vec<String> = (0..600).map(|i| format!("filler{i}")).collect();
+    let mut sadd = vec!["SADD", "numbers"];
+    sadd.extend(filler.iter().map(String::as_str));
+    call(&mut b, &sadd);
+    let mut srem = vec!["SREM", "numbers"];
+    srem.extend(filler.iter().map(String::as_str));
+    call(&mut b, &srem);
+    call(&mut b, &["DEL", "greeting"]);
+    call(&mut b, &["APPEND", "greeting", "hel"]);
+    call(&mut b, &["APPEND", "greeting", "lo"]);
+
+    let digest = digest_of(&mut a);
+    assert_ne!(digest, zeros);
+    assert_eq!(digest.len(), 40);
+    assert_eq!(digest_of(&mut b), digest, "equal data, different digests");
+    let keys = [
+        "greeting", "queue", "user", "tags", "board", "cache", "nokey",
+    ];
+    let per_key = value_digests(&mut a, &keys);
+    assert_eq!(value_digests(&mut b, &keys), per_key);
+    assert_eq!(per_key.last(), Some(&simple(&zeros)), "a missing key");
+
+    // Phase 3: a key that has expired on one node only is left out, deleted
+    // or not.
+    call(&mut a, &["SET", "lease", "x", "PX", "30"]);
+    thread::sleep(Duration::from_millis(60));
+    assert_eq!(digest_of(&mut a), digest);
+
+    // Phase 4: one changed field changes the digest and that key's value
+    // digest, and no other key's.
+    call(&mut b, &["HSET", "user", "lang", "fr"]);
+    assert_ne!(digest_of(&mut b), digest);
+    let changed = value_digests(&mut b, &keys);
+    for ((key, before), after) in keys.iter().zip(&per_key).zip(&changed) {
+        if *key == "user" {
+            assert_ne!(before, after, "the changed key's digest");
+        } else {
+            assert_eq!(before, after, "{key} did not change");
+        }
+    }
+
+    // Phase 5: DEBUG serves only these subcommands, with Redis's errors.
+    let error = error_text(&call(&mut a, &["DEBUG", "SLEEP", "0"]));
+    assert_eq!(
+        error,
+        "ERR unknown subcommand or wrong number of arguments for 'SLEEP'. Try DEBUG HELP."
+    );
+    assert!(call(&mut a, &["DEBUG", "DIGEST", "extra"]).is_error());
+    match call(&mut a, &["DEBUG", "HELP"]) {
+        Resp::Array(lines) => {
+            assert!(lines.contains(&simple("DIGEST")), "{lines:?}");
+            assert!(lines.contains(&simple("DIGEST-VALUE <key> [<key> ...]")));
+        }
+        other => panic!("DEBUG HELP gave {other:?}"),
+    }
+}

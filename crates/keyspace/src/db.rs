@@ -6,8 +6,9 @@
 
 use hashbrown::HashMap;
 
+use crate::digest::{key_digest, value_digest};
 use crate::snapshot::Snapshot;
-use crate::{CompactBytes, Dict, SnapshotEntry, Value};
+use crate::{CompactBytes, Dict, Digest, SnapshotEntry, Value};
 
 /// Expired keys the active expiry cycle may delete per call, at most.
 pub const ACTIVE_EXPIRE_KEYS_PER_CYCLE: usize = 200;
@@ -121,11 +122,7 @@ impl Db {
 
     /// True when `key` has an expiry time that has passed.
     fn is_expired(&self, key: &[u8]) -> bool {
-        !self.expires.is_empty()
-            && self
-                .expires
-                .get(key)
-                .is_some_and(|&at_ms| at_ms <= self.now_ms)
+        !self.expires.is_empty() && expired_at(self.expires.get(key).copied(), self.now_ms)
     }
 
     /// Deletes `key` if it has expired. Returns true if the key is
@@ -441,6 +438,35 @@ impl Db {
         self.keys.iter().filter(|(key, _)| !self.is_expired(key))
     }
 
+    /// The digest of every key live at `now_ms` (see `digest.rs` for the
+    /// scheme): equal on two nodes that hold the same keys, values and
+    /// expiry times, however each stores them; zeros when no key is live.
+    /// Keys whose expiry time is at or before `now_ms` are left out, so
+    /// nodes that differ only in expired keys not yet deleted agree.
+    ///
+    /// Cost: O(keys + elements), with no step limit, like Redis's
+    /// `DEBUG DIGEST`; meant for tests and checks, not for serving.
+    pub fn digest(&self, now_ms: u64) -> Digest {
+        let mut total = Digest::ZERO;
+        for (key, value) in self.keys.iter() {
+            let expire_at_ms = self.expires.get(key).copied();
+            if !expired_at(expire_at_ms, now_ms) {
+                total.xor(&key_digest(key, value, expire_at_ms));
+            }
+        }
+        total
+    }
+
+    /// The digest of `key`'s type, value and expiry time, without its
+    /// name; zeros when the key is absent or expired at `now_ms`.
+    pub fn value_digest(&self, key: &[u8], now_ms: u64) -> Digest {
+        let expire_at_ms = self.expires.get(key).copied();
+        match self.keys.get(key) {
+            Some(value) if !expired_at(expire_at_ms, now_ms) => value_digest(value, expire_at_ms),
+            _ => Digest::ZERO,
+        }
+    }
+
     /// A random live key.
     pub fn random_key(&mut self, mut random: impl FnMut() -> u64) -> Option<CompactBytes> {
         const TRIES: usize = 100;
@@ -525,9 +551,18 @@ impl Db {
     }
 }
 
+/// True when an expiry time `expire_at_ms` has passed at `now_ms`.
+fn expired_at(expire_at_ms: Option<u64>, now_ms: u64) -> bool {
+    expire_at_ms.is_some_and(|at_ms| at_ms <= now_ms)
+}
+
 #[cfg(test)]
 #[path = "snapshot_tests.rs"]
 mod snapshot_tests;
+
+#[cfg(test)]
+#[path = "digest_tests.rs"]
+mod digest_tests;
 
 #[cfg(test)]
 mod tests {

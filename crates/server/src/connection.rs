@@ -60,7 +60,7 @@ pub(crate) struct Connection {
     /// The clock, read once per batch of requests (Unix ms): every command
     /// of a batch runs at the same "now", and the hot path reads the clock
     /// once per wake-up instead of once per command.
-    batch_now_ms: u64,
+    pub(crate) batch_now_ms: u64,
     /// The LSN the replies of the current batch wait for (commit watermark).
     reply_gate_lsn: u64,
     /// The newest record the batch itself (or a reply served to it through

@@ -6,7 +6,8 @@
 //!   blocked clients, watched keys) and the running of data commands;
 //! - `connection`: one task per client: parse, dispatch, reply;
 //! - `session`: connection and server commands (AUTH, HELLO, MULTI, CLIENT,
-//!   SUBSCRIBE, CONFIG, COMMAND, ...); `info`: the INFO text;
+//!   SUBSCRIBE, CONFIG, COMMAND, ...); `info`: the INFO text; `debug`:
+//!   DEBUG DIGEST and DIGEST-VALUE, for checking replicas agree;
 //! - `pubsub`, `client`: subscriptions and the client registry;
 //! - [`memory`]: the counting allocator behind `maxmemory` and INFO.
 //!
@@ -18,6 +19,7 @@
 mod client;
 pub mod config;
 mod connection;
+mod debug;
 mod info;
 mod journal;
 pub mod memory;

@@ -47,6 +47,15 @@ impl Connection {
                 self.reply.verbatim("txt", text.as_bytes());
             }
             "config" => self.config_command(node, &argv),
+            "debug" => {
+                // Inside EXEC the transaction's clock, as its commands see.
+                let now_ms = if in_exec {
+                    node.db.now_ms()
+                } else {
+                    self.batch_now_ms
+                };
+                crate::debug::debug_command(&node.db, now_ms, &mut self.reply, &argv);
+            }
             "time" => {
                 let micros = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)

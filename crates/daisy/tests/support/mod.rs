@@ -25,6 +25,8 @@ pub const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Attempts at starting a server, each on a fresh port, in case another
 /// process took the port between our probe and the server's bind.
 const START_ATTEMPTS: usize = 3;
+/// Pause before starting a node again on its own port after a failed start.
+const RESTART_PAUSE: Duration = Duration::from_millis(300);
 /// Bounds on what the reply reader accepts, so a broken server cannot make
 /// the test allocate without limit or recurse without end.
 const MAX_REPLY_DEPTH: usize = 32;
@@ -67,6 +69,10 @@ pub struct ServerProcess {
     child: Child,
     dir: PathBuf,
     log: PathBuf,
+    /// True when `dir` is this process's scratch directory, removed after a
+    /// passing test; false for a data directory that outlives the process
+    /// so that a restart finds it ([`spawn_daisy_in`]).
+    owns_dir: bool,
 }
 
 impl ServerProcess {
@@ -94,6 +100,11 @@ impl ServerProcess {
         matches!(self.child.try_wait(), Ok(None))
     }
 
+    /// The file the server's output goes to.
+    pub fn log_path(&self) -> &Path {
+        &self.log
+    }
+
     /// The last lines the server logged, for failure messages.
     pub fn log_tail(&self, lines: usize) -> String {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
@@ -119,7 +130,7 @@ impl Drop for ServerProcess {
                 self.port,
                 self.log.display(),
             );
-        } else {
+        } else if self.owns_dir {
             let _ = std::fs::remove_dir_all(&self.dir);
         }
     }
@@ -141,6 +152,87 @@ pub fn spawn_daisy(extra_args: &[&str]) -> ServerProcess {
         command
     })
     .unwrap_or_else(|reason| panic!("daisy server did not start: {reason}"))
+}
+
+/// Starts `daisy server` on client port `port` with the data directory
+/// `data_dir` and `extra_args`, and waits until it answers PING. Unlike
+/// [`spawn_daisy`], the port and the directory are the caller's: the
+/// directory is created if missing and kept when the process ends, so a node
+/// can be killed and started again as itself (same address, same data), as
+/// a cluster member must be. Output is appended to `<data_dir>.log`, so one
+/// log covers every start of the node. Retries only a start that exited
+/// early (the port may be briefly held), on the same port.
+pub fn spawn_daisy_in(
+    data_dir: &Path,
+    port: u16,
+    extra_args: &[&str],
+) -> Result<ServerProcess, String> {
+    let binary = env!("CARGO_BIN_EXE_daisy");
+    std::fs::create_dir_all(data_dir)
+        .map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
+    let log = daisy_log_path(data_dir);
+    let mut last_error = String::new();
+    for attempt in 0..START_ATTEMPTS {
+        if attempt > 0 {
+            std::thread::sleep(RESTART_PAUSE);
+        }
+        let mut log_file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .map_err(|e| format!("cannot open {}: {e}", log.display()))?;
+        let _ = writeln!(
+            log_file,
+            "--- test harness: starting daisy server on 127.0.0.1:{port} ---"
+        );
+        let log_err = log_file.try_clone().map_err(|e| e.to_string())?;
+        let child = Command::new(binary)
+            .arg("server")
+            .arg("--client-addr")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(extra_args)
+            .stdin(Stdio::null())
+            .stdout(log_file)
+            .stderr(log_err)
+            .spawn()
+            .map_err(|e| format!("cannot run daisy: {e}"))?;
+        let mut server = ServerProcess {
+            name: "daisy",
+            port,
+            child,
+            dir: data_dir.to_path_buf(),
+            log: log.clone(),
+            owns_dir: false,
+        };
+        match wait_until_ready(&mut server) {
+            Ok(()) => return Ok(server),
+            Err(reason) => {
+                last_error = format!("{reason}; log {}:\n{}", log.display(), server.log_tail(20));
+                if server.is_running() {
+                    break;
+                }
+            }
+        }
+    }
+    Err(last_error)
+}
+
+/// Where [`spawn_daisy_in`] appends the output of the node whose data
+/// directory is `data_dir`: `<data_dir>.log`.
+pub fn daisy_log_path(data_dir: &Path) -> PathBuf {
+    let mut log = data_dir.as_os_str().to_owned();
+    log.push(".log");
+    PathBuf::from(log)
+}
+
+/// The last `lines` lines of a log file ("" if it cannot be read), for
+/// failure messages about a node whose process is gone.
+pub fn log_file_tail(path: &Path, lines: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
 }
 
 /// True when `DAISY_TEST_AGAINST=redis`: the server under test is then a
@@ -241,6 +333,7 @@ fn start_with_retries(
             child,
             dir,
             log,
+            owns_dir: true,
         };
         match wait_until_ready(&mut server) {
             Ok(()) => return Ok(server),
