@@ -201,6 +201,20 @@ pub(crate) const COMMANDS: &[CommandSpec] = &[
         "Enables read-write queries for a connection to a secondary.",
     ),
     session(
+        "wait",
+        3,
+        NOSCRIPT,
+        "generic",
+        "Blocks until the secondaries have durably received this connection's writes, or a timeout.",
+    ),
+    session(
+        "daisy",
+        -2,
+        ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI,
+        "server",
+        "DaisyDB administration: DAISY PROMOTE [FORCE] makes this secondary the primary at a new epoch.",
+    ),
+    session(
         "role",
         1,
         NOSCRIPT | LOADING | STALE | FAST,

@@ -4,6 +4,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod admin;
+
 use clap::{Args, Parser, Subcommand};
 use daisy_server::config::parse_memory;
 use daisy_server::memory::CountingAllocator;
@@ -33,6 +35,18 @@ enum Command {
         /// The node's data directory.
         #[arg(long)]
         data_dir: PathBuf,
+    },
+    /// Make a secondary the primary at a new epoch (sends DAISY PROMOTE).
+    Promote {
+        /// The secondary's client address.
+        #[arg(long)]
+        addr: String,
+        /// Promote even while the secondary is still connected to a live primary.
+        #[arg(long)]
+        force: bool,
+        /// Password, if the node requires one.
+        #[arg(long, env = "DAISY_PASSWORD")]
+        password: Option<String>,
     },
 }
 
@@ -105,6 +119,30 @@ struct ServerArgs {
     /// With --fsync always: microseconds the log may wait for a burst of writes before one fsync covers them (0 = sync at once) [default: 0].
     #[arg(long)]
     group_commit_window_us: Option<u64>,
+    /// This node's name in its cluster [default: node-1].
+    #[arg(long)]
+    node_id: Option<String>,
+    /// Address of the peer port (replication); needed with --members.
+    #[arg(long)]
+    peer_addr: Option<String>,
+    /// Every member, this node included: ID=HOST:PEERPORT[/KIND],... with KIND sync (default), dr or reporting.
+    #[arg(long)]
+    members: Option<String>,
+    /// The member that is primary on the cluster's first start.
+    #[arg(long)]
+    primary: Option<String>,
+    /// When writes are acknowledged: 1-safe, 2-safe, 2-safe-committed or very-safe [default: 2-safe].
+    #[arg(long, value_parser = ["1-safe", "2-safe", "2-safe-committed", "very-safe"])]
+    safeness: Option<String>,
+    /// As a secondary: hot (apply continuously, serve READONLY reads) or warm (apply only when promoted) [default: hot].
+    #[arg(long, value_parser = ["hot", "warm"])]
+    standby: Option<String>,
+    /// Milliseconds writes at 2-safe and above wait for a silent in-sync secondary before -NOREPLICAS [default: 1000].
+    #[arg(long)]
+    sync_timeout_ms: Option<u64>,
+    /// Recent records kept in memory for reconnecting secondaries (bytes or 64mb) [default: 64mb].
+    #[arg(long, value_parser = parse_bytes)]
+    repl_backlog_bytes: Option<u64>,
     /// Log filter, e.g. info, debug, daisy_server=trace [default: info].
     #[arg(long, env = "DAISY_LOG", default_value = "info")]
     log: String,
@@ -142,7 +180,15 @@ impl ServerArgs {
             snapshot_log_bytes,
             snapshot_interval_secs,
             log_segment_bytes,
-            group_commit_window_us
+            group_commit_window_us,
+            node_id,
+            peer_addr,
+            members,
+            primary,
+            safeness,
+            standby,
+            sync_timeout_ms,
+            repl_backlog_bytes
         );
         apply_size!(
             proto_max_bulk_len,
@@ -166,6 +212,26 @@ fn main() -> ExitCode {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE
+            }
+        }
+        Command::Promote {
+            addr,
+            force,
+            password,
+        } => {
+            let mut argv = vec!["DAISY", "PROMOTE"];
+            if force {
+                argv.push("FORCE");
+            }
+            match admin::call(&addr, password.as_deref(), &argv) {
+                Ok(reply) => {
+                    println!("{reply}: {addr} is the primary");
+                    ExitCode::SUCCESS
+                }
+                Err(error) => {
+                    eprintln!("daisy promote: {error}");
+                    ExitCode::FAILURE
+                }
             }
         }
         Command::Server(args) => {
@@ -202,7 +268,7 @@ mod tests {
         let cli = Cli::try_parse_from(["daisy", "server"].iter().chain(args)).expect("parses");
         match cli.command {
             Command::Server(args) => args.into_config().expect("valid"),
-            Command::Check { .. } => unreachable!("parsed a server command"),
+            _ => unreachable!("parsed a server command"),
         }
     }
 
@@ -225,12 +291,19 @@ mod tests {
             "--client-output-buffer-limit-normal=6mb",
             "--hz=20",
             "--seed=42",
-            "--persistence=false",
             "--fsync=everysec",
             "--snapshot-log-bytes=1mb",
             "--snapshot-interval-secs=60",
             "--log-segment-bytes=2mb",
             "--group-commit-window-us=50",
+            "--node-id=b",
+            "--peer-addr=127.0.0.1:7102",
+            "--members=a=127.0.0.1:7101,b=127.0.0.1:7102,c=127.0.0.1:7103/dr",
+            "--primary=a",
+            "--safeness=very-safe",
+            "--standby=warm",
+            "--sync-timeout-ms=250",
+            "--repl-backlog-bytes=2mb",
         ]);
         let expected = Config {
             client_addr: "127.0.0.1:7777".parse().unwrap(),
@@ -247,12 +320,20 @@ mod tests {
             client_output_buffer_limit_normal: 6 << 20,
             hz: 20,
             seed: 42,
-            persistence: false,
+            persistence: true,
             fsync: "everysec".into(),
             snapshot_log_bytes: 1 << 20,
             snapshot_interval_secs: 60,
             log_segment_bytes: 2 << 20,
             group_commit_window_us: 50,
+            node_id: "b".into(),
+            peer_addr: "127.0.0.1:7102".into(),
+            members: "a=127.0.0.1:7101,b=127.0.0.1:7102,c=127.0.0.1:7103/dr".into(),
+            primary: "a".into(),
+            safeness: "very-safe".into(),
+            standby: "warm".into(),
+            sync_timeout_ms: 250,
+            repl_backlog_bytes: 2 << 20,
         };
         assert_eq!(config, expected);
         assert_ne!(
@@ -260,6 +341,8 @@ mod tests {
             expected,
             "every field differs from its default"
         );
+        // Members need persistence, so this flag is checked on its own.
+        assert!(!config_from(&["--persistence=false"]).persistence);
     }
 
     #[test]

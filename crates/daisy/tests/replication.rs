@@ -210,7 +210,9 @@ fn info_replication(port: u16) -> Result<Info, String> {
 
 fn digest(port: u16) -> Result<String, String> {
     match probe(port, &["DEBUG", "DIGEST"], SLOW_REPLY_TIMEOUT)? {
-        Resp::Bulk(hex) if hex.len() == 40 && hex.iter().all(u8::is_ascii_hexdigit) => {
+        Resp::Bulk(hex) | Resp::Simple(hex)
+            if hex.len() == 40 && hex.iter().all(u8::is_ascii_hexdigit) =>
+        {
             Ok(String::from_utf8_lossy(&hex).into_owned())
         }
         other => Err(format!("DEBUG DIGEST gave {other}, not 40 hex digits")),
@@ -448,6 +450,19 @@ impl Cluster {
     fn call(&self, conn: &mut RespConn, argv: &[&str]) -> Resp {
         conn.call(argv)
             .unwrap_or_else(|e| panic!("{} failed: {e}\n{}", format_command(argv), self.context()))
+    }
+
+    /// SAVE on `id`, waiting out a background snapshot already running.
+    fn save(&self, id: &str) {
+        self.wait_for(&format!("SAVE on node {id}"), SETTLE_TIMEOUT, || {
+            let mut conn = self.connect(id);
+            conn.set_read_timeout(SLOW_REPLY_TIMEOUT)
+                .expect("set timeout");
+            match self.call(&mut conn, &["SAVE"]) {
+                reply if is_ok(&reply) => Ok(()),
+                reply => Err(reply.to_string()),
+            }
+        });
     }
 
     /// One command on a fresh connection.
@@ -1320,8 +1335,7 @@ fn secondary_restart_catches_up_without_full_copy() {
     // Phase 2: it dies; the primary writes on and takes a snapshot.
     cluster.kill("b");
     cluster.load("a", "during", 0..2000);
-    let saved = cluster.call_once("a", &["SAVE"]);
-    cluster.expect(is_ok(&saved), &format!("SAVE gave {saved}"));
+    cluster.save("a");
     cluster.load("a", "after-save", 0..500);
 
     // Phase 3: back, it resumes from its own position.
@@ -1367,11 +1381,7 @@ fn new_secondary_joins_from_snapshot() {
     let loading = Instant::now();
     cluster.load("a", "bulk", 0..keys);
     let load_time = loading.elapsed();
-    let mut conn = cluster.connect("a");
-    conn.set_read_timeout(SLOW_REPLY_TIMEOUT)
-        .expect("set timeout");
-    let saved = cluster.call(&mut conn, &["SAVE"]);
-    cluster.expect(is_ok(&saved), &format!("SAVE gave {saved}"));
+    cluster.save("a");
     cluster.load("a", "tail", 0..1000);
 
     // Phase 2: the new secondary starts empty while a writer goes on.

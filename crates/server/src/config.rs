@@ -63,6 +63,29 @@ pub struct Config {
     /// writes to finish arriving before one fsync covers them all; 0 syncs
     /// at once. Trades that much latency for far fewer fsyncs.
     pub group_commit_window_us: u64,
+    /// This node's name in its cluster.
+    pub node_id: String,
+    /// Address the peer port (replication) listens on; empty for none.
+    pub peer_addr: String,
+    /// Every member of the fragment, this node included:
+    /// `ID=HOST:PEERPORT[/KIND],...` with KIND `sync` (the default), `dr` or
+    /// `reporting`. Empty for a standalone node.
+    pub members: String,
+    /// The member that is primary on the cluster's first start; afterwards
+    /// each node's saved replication state decides.
+    pub primary: String,
+    /// When writes are acknowledged: `1-safe`, `2-safe`, `2-safe-committed`
+    /// or `very-safe` (DESIGN.md §1). A connection may choose its own.
+    pub safeness: String,
+    /// As a secondary: `hot` (apply continuously, serve READONLY reads) or
+    /// `warm` (persist the log, apply only when promoted).
+    pub standby: String,
+    /// How long writes at 2-safe and above wait for a silent in-sync
+    /// secondary before they fail with -NOREPLICAS, in ms.
+    pub sync_timeout_ms: u64,
+    /// Recent records kept in memory for secondaries that reconnect, in
+    /// bytes (older ones are read from the log on disk).
+    pub repl_backlog_bytes: u64,
 }
 
 impl Default for Config {
@@ -88,6 +111,14 @@ impl Default for Config {
             snapshot_interval_secs: 3600,
             log_segment_bytes: daisy_log::SEGMENT_BYTES_DEFAULT,
             group_commit_window_us: 0,
+            node_id: "node-1".into(),
+            peer_addr: String::new(),
+            members: String::new(),
+            primary: String::new(),
+            safeness: "2-safe".into(),
+            standby: "hot".into(),
+            sync_timeout_ms: 1000,
+            repl_backlog_bytes: 64 * 1024 * 1024,
         }
     }
 }
@@ -129,7 +160,69 @@ impl Config {
         if self.proto_max_multibulk_len == 0 {
             return Err("proto_max_multibulk_len must be at least 1".into());
         }
-        Ok(())
+        self.validate_replication()
+    }
+
+    fn validate_replication(&self) -> Result<(), String> {
+        daisy_replication::check_node_id(&self.node_id)?;
+        self.safeness_level()?;
+        if !matches!(self.standby.as_str(), "hot" | "warm") {
+            return Err(format!(
+                "standby must be hot or warm, not '{}'",
+                self.standby
+            ));
+        }
+        if !(10..=600_000).contains(&self.sync_timeout_ms) {
+            return Err("sync_timeout_ms must be between 10 and 600000".into());
+        }
+        if !(1024 * 1024..=1 << 40).contains(&self.repl_backlog_bytes) {
+            return Err("repl_backlog_bytes must be between 1mb and 1tb".into());
+        }
+        let members = self.member_list()?;
+        if members.is_empty() {
+            return Ok(());
+        }
+        if !self.persistence {
+            return Err("replication (members) needs persistence = true".into());
+        }
+        let Some(me) = members.iter().find(|m| m.id == self.node_id) else {
+            return Err(format!(
+                "node_id '{}' is not one of the members",
+                self.node_id
+            ));
+        };
+        if self.peer_address()?.is_none() {
+            return Err(format!(
+                "a member needs a peer_addr (the members list gives {} for this node)",
+                me.peer_addr
+            ));
+        }
+        match members.iter().find(|m| m.id == self.primary) {
+            Some(primary) if primary.kind == daisy_replication::MemberKind::Sync => Ok(()),
+            Some(_) => Err(format!("primary '{}' is an async member", self.primary)),
+            None => Err(format!(
+                "primary must name one of the members, not '{}'",
+                self.primary
+            )),
+        }
+    }
+
+    pub fn safeness_level(&self) -> Result<daisy_replication::Safeness, String> {
+        self.safeness.parse()
+    }
+
+    pub fn member_list(&self) -> Result<Vec<daisy_replication::Member>, String> {
+        daisy_replication::parse_members(&self.members)
+    }
+
+    pub fn peer_address(&self) -> Result<Option<SocketAddr>, String> {
+        if self.peer_addr.is_empty() {
+            return Ok(None);
+        }
+        self.peer_addr
+            .parse()
+            .map(Some)
+            .map_err(|_| format!("peer_addr '{}' is not a HOST:PORT address", self.peer_addr))
     }
 
     pub fn fsync_policy(&self) -> Result<daisy_log::FsyncPolicy, String> {

@@ -17,6 +17,8 @@ use daisy_protocol::{Limits, Reply, RequestParser};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use daisy_replication::Safeness;
+
 use crate::client::{Blocked, ClientHandle};
 use crate::node::{now_ms, Node};
 
@@ -38,6 +40,16 @@ pub(crate) enum Step {
     Block,
     /// Write what is pending, then close.
     Close,
+    /// WAIT: write what is pending, then wait for the secondaries before
+    /// answering it and going on.
+    Wait,
+}
+
+/// A WAIT in progress: how many secondaries must hold `lsn`, until when.
+pub(crate) struct WaitRequest {
+    pub lsn: u64,
+    pub replicas: usize,
+    pub deadline: Option<tokio::time::Instant>,
 }
 
 pub(crate) struct Queued {
@@ -69,6 +81,14 @@ pub(crate) struct Connection {
     /// Keys the batch's reads looked at, so that while the log fails the
     /// batch waits only for the records that touched them.
     batch_read_keys: Vec<Bytes>,
+    /// Where each command's reply of the batch starts in `reply`, so the
+    /// replies can be replaced by errors if replication fails them.
+    reply_marks: Vec<usize>,
+    /// The level this connection chose (CLIENT SAFENESS), if any.
+    pub(crate) safeness: Option<Safeness>,
+    /// The newest record this connection wrote (for WAIT).
+    pub(crate) last_write_lsn: u64,
+    pub(crate) wait_request: Option<WaitRequest>,
 }
 
 impl Connection {
@@ -92,6 +112,10 @@ impl Connection {
             reply_gate_lsn: 0,
             batch_write_lsn: 0,
             batch_read_keys: Vec::new(),
+            reply_marks: Vec::new(),
+            safeness: None,
+            last_write_lsn: 0,
+            wait_request: None,
         }
     }
 
@@ -107,7 +131,7 @@ impl Connection {
     async fn serve(&mut self) -> io::Result<()> {
         loop {
             let step = self.process_input();
-            self.wait_durable().await;
+            self.wait_committed().await;
             self.flush().await?;
             if self.client.killed.get() {
                 return Ok(());
@@ -115,6 +139,10 @@ impl Connection {
             match step {
                 Step::Close => return Ok(()),
                 Step::Block => self.wait_while_blocked().await?,
+                Step::Wait => {
+                    self.wait_for_replicas().await;
+                    continue;
+                }
                 Step::Continue => {
                     if !self.read_more().await? {
                         return Ok(());
@@ -129,12 +157,14 @@ impl Connection {
         let node = self.node.clone();
         let mut node = node.borrow_mut();
         self.batch_now_ms = now_ms();
+        let committed = node.committed_everywhere();
         if let Some(journal) = &mut node.journal {
-            journal.refresh();
+            journal.refresh(committed);
         }
         let batch_start_lsn = node.last_lsn();
         self.reply_gate_lsn = 0;
         self.batch_read_keys.clear();
+        self.reply_marks.clear();
         let had_outbox = !self.client.outbox.borrow().is_empty();
         self.drain_outbox();
         let step = self.process_requests(&mut node);
@@ -148,14 +178,29 @@ impl Connection {
         } else {
             0
         };
+        if self.batch_write_lsn > 0 {
+            self.last_write_lsn = self.batch_write_lsn;
+        }
         if !self.reply.is_empty() {
+            let failing = self.failing(&node);
             self.reply_gate_lsn = match &node.journal {
-                Some(journal) if journal.failure().is_some() => self.failure_gate(journal),
+                Some(journal) if failing => self.failure_gate(journal),
                 Some(journal) => journal.last_lsn(),
                 None => 0,
             };
         }
         step
+    }
+
+    /// True while acknowledgements at this connection's level cannot be
+    /// given for new writes: the log fails, or an in-sync secondary is
+    /// missing. Reads then wait only for what they depend on.
+    fn failing(&self, node: &Node) -> bool {
+        node.journal.as_ref().is_some_and(|j| j.failure().is_some())
+            || (node.repl.as_ref().is_some_and(|r| r.is_primary())
+                && node
+                    .replication_refusal(node.safeness_for(self.safeness))
+                    .is_some())
     }
 
     /// The gate while the log fails: the batch's own records, and the
@@ -165,36 +210,126 @@ impl Connection {
         self.batch_write_lsn.max(journal.read_gate(&keys))
     }
 
-    /// Waits until the log has made durable what the batch's replies
-    /// depend on. If the log starts failing meanwhile, the gate narrows to
-    /// what the batch really depends on, so reads are not held behind
-    /// writes stuck on a full disk.
-    async fn wait_durable(&mut self) {
+    /// Waits until the commit watermark of the connection's level covers
+    /// what the batch's replies depend on: the local log, and at 2-safe
+    /// and above the in-sync secondaries. If the log or replication starts
+    /// failing meanwhile, the gate narrows to what the batch really depends
+    /// on, so reads are not held behind writes that cannot be acknowledged.
+    /// Past the sync timeout, the replies become -NOREPLICAS errors.
+    async fn wait_committed(&mut self) {
         if self.reply_gate_lsn == 0 {
             return;
         }
+        let (level, deadline) = {
+            let node = self.node.borrow();
+            let level = node.safeness_for(self.safeness);
+            let replicated =
+                node.repl.as_ref().is_some_and(|r| r.is_primary()) && level.needs_secondaries();
+            let timeout = Duration::from_millis(node.config.sync_timeout_ms);
+            (
+                level,
+                replicated.then(|| tokio::time::Instant::now() + timeout),
+            )
+        };
         let mut recheck = false;
         loop {
+            let changed = self.node.borrow().repl.as_ref().map(|r| r.changed.clone());
+            let idle = Rc::new(tokio::sync::Notify::new());
+            let changed = changed.unwrap_or(idle);
+            let notified = changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
             let durable = {
                 let mut node = self.node.borrow_mut();
-                let Some(journal) = &mut node.journal else {
-                    return;
-                };
                 if recheck {
-                    journal.refresh();
-                    if journal.failure().is_some() {
-                        self.reply_gate_lsn = self.failure_gate(journal);
+                    recheck = false;
+                    let committed = node.committed_everywhere();
+                    if let Some(journal) = &mut node.journal {
+                        journal.refresh(committed);
+                    }
+                    if self.failing(&node) {
+                        if let Some(journal) = &node.journal {
+                            self.reply_gate_lsn = self.failure_gate(journal);
+                        }
                     }
                 }
-                if journal.durable_lsn() >= self.reply_gate_lsn {
+                let Some(journal) = &node.journal else {
+                    return;
+                };
+                if node.commit_lsn(level) >= self.reply_gate_lsn {
                     return;
                 }
-                journal.durable().clone()
+                (journal.durable_lsn() < self.reply_gate_lsn).then(|| journal.durable().clone())
             };
+            let far = tokio::time::Instant::now() + Duration::from_secs(3600);
             tokio::select! {
-                _ = durable.wait_for(self.reply_gate_lsn) => return,
+                _ = async { durable.as_ref().expect("some").wait_for(self.reply_gate_lsn).await }, if durable.is_some() => {}
+                _ = &mut notified => {}
                 _ = tokio::time::sleep(LOG_FAILURE_RECHECK) => recheck = true,
+                _ = tokio::time::sleep_until(deadline.unwrap_or(far)), if deadline.is_some() => {
+                    self.fail_replies(level);
+                    return;
+                }
             }
+        }
+    }
+
+    /// Replaces every reply of the batch by -NOREPLICAS: the secondaries
+    /// did not acknowledge in time, so the outcome of its writes is unknown
+    /// and what its reads saw may not survive a failover.
+    fn fail_replies(&mut self, level: Safeness) {
+        let Some(&first) = self.reply_marks.first() else {
+            return;
+        };
+        let why = {
+            let node = self.node.borrow();
+            node.replication_refusal(level)
+                .unwrap_or_else(|| "NOREPLICAS Not enough good replicas to write.".into())
+        };
+        let message = format!(
+            "{} The secondaries did not acknowledge within sync-timeout-ms; the outcome of this command is unknown.",
+            why.trim_end_matches('.')
+        );
+        let count = self.reply_marks.len();
+        self.reply.truncate(first);
+        for _ in 0..count {
+            self.reply.error(&message);
+        }
+        self.reply_gate_lsn = 0;
+    }
+
+    /// WAIT: until enough secondaries hold this connection's last write,
+    /// or the timeout; then the number that do.
+    async fn wait_for_replicas(&mut self) {
+        let Some(request) = self.wait_request.take() else {
+            return;
+        };
+        loop {
+            let changed = self.node.borrow().repl.as_ref().map(|r| r.changed.clone());
+            let Some(changed) = changed else {
+                break;
+            };
+            let notified = changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.replicas_holding(request.lsn) >= request.replicas {
+                break;
+            }
+            let far = tokio::time::Instant::now() + Duration::from_secs(3600);
+            tokio::select! {
+                _ = &mut notified => {}
+                _ = tokio::time::sleep_until(request.deadline.unwrap_or(far)), if request.deadline.is_some() => break,
+            }
+        }
+        let count = self.replicas_holding(request.lsn);
+        self.reply.int(count as i64);
+    }
+
+    pub(crate) fn replicas_holding(&self, lsn: u64) -> usize {
+        let node = self.node.borrow();
+        match &node.repl {
+            Some(repl) if repl.is_primary() => repl.tracker.received_by(lsn),
+            _ => 0,
         }
     }
 
@@ -333,6 +468,7 @@ impl Connection {
     /// Runs or queues one request.
     fn dispatch(&mut self, node: &mut Node, argv: Vec<Bytes>) -> Step {
         node.stats.commands_processed += 1;
+        self.reply_marks.push(self.reply.len());
         self.client.state.borrow_mut().last_active_ms = self.batch_now_ms;
         let Some(spec) = lookup(&argv[0]) else {
             self.reply.error_bytes(&unknown_command_error(&argv));
@@ -401,6 +537,22 @@ impl Connection {
         if spec.is_write() {
             if let Some(refusal) = node.write_refusal() {
                 return Some(refusal);
+            }
+            if let Some(refusal) = node.replication_refusal(node.safeness_for(self.safeness)) {
+                return Some(refusal);
+            }
+        } else if matches!(spec.handler, Handler::Data(_)) && node.is_secondary() {
+            if node.holds_no_data() {
+                return Some(
+                    "READONLY This node is a warm standby: it applies the log only when promoted."
+                        .into(),
+                );
+            }
+            if !state.readonly {
+                return Some(
+                    "READONLY This node is a secondary: send READONLY to read possibly stale data here, or use the primary."
+                        .into(),
+                );
             }
         }
         if spec.has(flags::DENYOOM)

@@ -46,7 +46,7 @@ pub fn render(node: &Node, args: &[Bytes]) -> String {
             "memory" => memory(node, &mut text),
             "persistence" => persistence(node, &mut text),
             "stats" => stats(node, &mut text),
-            "replication" => replication(&mut text),
+            "replication" => crate::replication::report::info(node, &mut text),
             "cpu" => cpu(&mut text),
             "keyspace" => keyspace(node, &mut text),
             _ => {}
@@ -145,10 +145,6 @@ fn stats(node: &Node, text: &mut String) {
         node.stats.changes,
         node.stats.pubsub_messages,
     );
-}
-
-fn replication(text: &mut String) {
-    text.push_str("# Replication\r\nrole:master\r\nconnected_slaves:0\r\n");
 }
 
 fn cpu(text: &mut String) {

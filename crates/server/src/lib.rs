@@ -26,6 +26,7 @@ pub mod memory;
 mod node;
 mod persistence;
 mod pubsub;
+mod replication;
 mod session;
 
 use std::cell::RefCell;
@@ -79,26 +80,40 @@ async fn serve(config: Config) -> io::Result<()> {
         "DaisyDB {} ready to accept connections",
         env!("CARGO_PKG_VERSION")
     );
+    let invalid = |e: String| io::Error::new(io::ErrorKind::InvalidData, e);
     let mut node = Node::new(config, seed);
+    node.repl = replication::Replication::from_config(&node.config).map_err(invalid)?;
     if node.config.persistence {
+        let apply = !node.holds_no_data();
         let Node {
             config,
             db,
             rng,
             settings,
+            signals,
             ..
         } = &mut node;
-        let recovered = persistence::recover_node(config, db, rng, settings)
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        let recovered = persistence::recover_node(config, db, rng, settings, apply, signals)
+            .map_err(invalid)?;
         node.snapshots.lsn = recovered.snapshot_lsn;
         node.snapshots.saved_ms = recovered.snapshot_created_ms;
         node.journal = Some(recovered.journal);
     }
+    let peer_listener = match node.config.peer_address().map_err(invalid)? {
+        Some(addr) if node.repl.is_some() => Some(TcpListener::bind(addr).await?),
+        _ => None,
+    };
     let node = Rc::new(RefCell::new(node));
+    if let Some(listener) = peer_listener {
+        replication::check_epoch_before_serving(&node).await;
+        replication::start(&node).map_err(invalid)?;
+        tracing::info!(addr = %listener.local_addr()?, "peer port ready");
+        tokio::task::spawn_local(replication::peer_listener(listener, node.clone()));
+    }
     tokio::task::spawn_local(accept_loop(listener, node.clone()));
     tokio::task::spawn_local(snapshot_walker(node.clone()));
-    let commit_signal = node.borrow().journal.as_ref().map(|j| j.commit_signal());
-    if let Some(signal) = commit_signal {
+    if node.borrow().journal.is_some() {
+        let signal = node.borrow().signals.commit.clone();
         tokio::task::spawn_local(committer(node.clone(), signal));
     }
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;

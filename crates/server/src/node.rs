@@ -14,7 +14,7 @@ use daisy_protocol::Reply;
 use hashbrown::HashMap;
 
 use crate::client::{Blocked, ClientHandle, ClientId};
-use crate::journal::Journal;
+use crate::journal::{Journal, JournalSignals};
 use crate::persistence::SnapshotJob;
 use crate::pubsub::PubSub;
 use crate::Config;
@@ -53,6 +53,9 @@ pub struct Node {
     effects: Vec<Effect>,
     /// The transaction log, when persistence is on.
     pub journal: Option<Journal>,
+    pub signals: JournalSignals,
+    /// Replication, when the node has members.
+    pub repl: Option<crate::replication::Replication>,
     pub snapshots: Snapshots,
 }
 
@@ -102,6 +105,8 @@ impl Node {
             shutdown_requested: false,
             effects: Vec::new(),
             journal: None,
+            signals: JournalSignals::new(),
+            repl: None,
             snapshots: Snapshots::default(),
         }
     }
@@ -200,13 +205,16 @@ impl Node {
             return Err("Background save already in progress".into());
         }
         self.end_unit();
+        if self.holds_no_data() {
+            return Err("a warm standby holds no applied data to snapshot".into());
+        }
         let Some(journal) = &self.journal else {
             return Err("persistence is off (persistence = false)".into());
         };
         let header = daisy_snapshot::SnapshotHeader {
             fragment_id: 0,
             lsn: journal.last_lsn(),
-            epoch: journal.epoch(),
+            epoch: journal.last_record_epoch(),
             created_ms: now_ms(),
         };
         let job = SnapshotJob::start(&mut self.db, &self.config.data_dir, header)?;
@@ -280,7 +288,7 @@ impl Node {
         let Some(journal) = &self.journal else {
             return;
         };
-        if self.snapshots.job.is_some() {
+        if self.snapshots.job.is_some() || self.holds_no_data() {
             return;
         }
         let now = now_ms();
@@ -294,7 +302,7 @@ impl Node {
         let by_size = self.config.snapshot_log_bytes > 0 && grown >= self.config.snapshot_log_bytes;
         let by_time = self.config.snapshot_interval_secs > 0
             && changed
-            && now.saturating_sub(self.snapshots.saved_ms)
+            && now.saturating_sub(self.snapshots.saved_ms.max(self.started_ms))
                 >= self.config.snapshot_interval_secs * 1000;
         if by_size || by_time {
             if let Err(error) = self.start_snapshot() {

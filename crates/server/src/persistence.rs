@@ -25,7 +25,7 @@ use daisy_snapshot::{
     EncodedChunk, ExpiredOnLoad, SnapshotDir, SnapshotEncoder, SnapshotHeader, SnapshotWriter,
 };
 
-use crate::journal::{Durable, Journal};
+use crate::journal::{Durable, Journal, JournalSignals};
 use crate::Config;
 
 /// Entries one snapshot step emits before the executor serves clients again.
@@ -51,13 +51,17 @@ pub struct Recovered {
 }
 
 /// Loads the newest valid snapshot into `db`, replays the log after it,
-/// and starts the log service. An error is a message for the operator
-/// naming the file and offset at fault.
+/// and starts the log service. With `apply` false (a warm standby) the
+/// keyspace is left alone: the log is only read to find where it ends.
+/// An error is a message for the operator naming the file and offset at
+/// fault.
 pub fn recover_node(
     config: &Config,
     db: &mut Db,
     rng: &mut Rng,
     settings: &Settings,
+    apply: bool,
+    signals: &JournalSignals,
 ) -> Result<Recovered, String> {
     let data_dir = &config.data_dir;
     std::fs::create_dir_all(data_dir)
@@ -78,17 +82,19 @@ pub fn recover_node(
     if let Some(snapshot) = choice.newest {
         let header = *snapshot.header();
         let path = snapshot.path().to_path_buf();
-        // Expired keys stay: the log after the snapshot replays at its own
-        // times, when they may still have been alive.
-        let stats = snapshot
-            .apply_to(db, ExpiredOnLoad::Keep)
-            .map_err(|e| e.to_string())?;
-        tracing::info!(
-            "loaded snapshot {} at LSN {} ({} keys)",
-            path.display(),
-            header.lsn,
-            stats.restored
-        );
+        if apply {
+            // Expired keys stay: the log after the snapshot replays at its
+            // own times, when they may still have been alive.
+            let stats = snapshot
+                .apply_to(db, ExpiredOnLoad::Keep)
+                .map_err(|e| e.to_string())?;
+            tracing::info!(
+                "loaded snapshot {} at LSN {} ({} keys)",
+                path.display(),
+                header.lsn,
+                stats.restored
+            );
+        }
         (snapshot_lsn, snapshot_epoch, snapshot_created_ms) =
             (header.lsn, header.epoch, header.created_ms);
     }
@@ -96,8 +102,10 @@ pub fn recover_node(
     let disk = Arc::new(RealDisk::new());
     let log_dir = log_dir(data_dir);
     let recovery = recover(disk.as_ref(), &log_dir, snapshot_lsn, |record| {
-        record::replay(db, &record.payload, rng, settings)
-            .map_err(|e| e.into())
+        if !apply {
+            return Ok(());
+        }
+        record::replay(db, &record.payload, rng, settings).map_err(|e| e.into())
     })
     .map_err(|e| {
         format!(
@@ -116,7 +124,12 @@ pub fn recover_node(
     }
     let replayed_records = recovery.records_replayed;
     let last_lsn = recovery.next_lsn() - 1;
-    let epoch = recovery.last_epoch().max(snapshot_epoch).max(1);
+    let last_record_epoch = if recovery.records_replayed > 0 {
+        recovery.last_epoch()
+    } else {
+        snapshot_epoch
+    };
+    let epoch = last_record_epoch.max(1);
     let mut log_config = LogConfig::new(0);
     log_config.segment_bytes = config.log_segment_bytes;
     let writer = LogWriter::open(disk, log_config, &recovery).map_err(|e| e.to_string())?;
@@ -136,7 +149,15 @@ pub fn recover_node(
         "recovered to LSN {last_lsn} (snapshot at {snapshot_lsn}, {replayed_records} log records replayed), epoch {epoch}"
     );
     Ok(Recovered {
-        journal: Journal::new(log, durable, last_lsn, epoch),
+        journal: Journal::new(
+            log,
+            durable,
+            last_lsn,
+            last_record_epoch,
+            epoch,
+            config.repl_backlog_bytes as usize,
+            signals,
+        ),
         snapshot_lsn,
         snapshot_created_ms,
     })

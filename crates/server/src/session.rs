@@ -7,7 +7,9 @@ use daisy_command::args::{is, parse_i64_opt};
 use daisy_command::{all_commands, flags, lookup, CommandSpec};
 use daisy_protocol::{Protocol, Reply};
 
-use crate::connection::{written_keys, Connection, Step};
+use daisy_replication::Safeness;
+
+use crate::connection::{written_keys, Connection, Step, WaitRequest};
 use crate::node::{now_ms, Node};
 
 /// The Redis version DaisyDB reports, for clients that check features.
@@ -86,12 +88,9 @@ impl Connection {
                 self.client.state.borrow_mut().readonly = false;
                 self.reply.ok();
             }
-            "role" => {
-                self.reply.array(3);
-                self.reply.bulk(b"master");
-                self.reply.int(0);
-                self.reply.array(0);
-            }
+            "role" => crate::replication::report::role(node, &mut self.reply),
+            "wait" => return self.wait_command(node, &argv, in_exec),
+            "daisy" => self.daisy_command(node, &argv),
             "lastsave" => {
                 let saved_ms = if node.snapshots.saved_ms > 0 {
                     node.snapshots.saved_ms
@@ -126,6 +125,67 @@ impl Connection {
             other => unreachable!("session command {other} has no implementation"),
         }
         Step::Continue
+    }
+
+    /// WAIT numreplicas timeout: answered once enough secondaries hold
+    /// this connection's last write, or at the timeout (0 waits forever).
+    fn wait_command(&mut self, node: &mut Node, argv: &[Bytes], in_exec: bool) -> Step {
+        let (Some(replicas), Some(timeout)) = (parse_i64_opt(&argv[1]), parse_i64_opt(&argv[2]))
+        else {
+            self.reply
+                .error("ERR value is not an integer or out of range");
+            return Step::Continue;
+        };
+        if timeout < 0 {
+            self.reply.error("ERR timeout is negative");
+            return Step::Continue;
+        }
+        let lsn = self
+            .last_write_lsn
+            .max(node.last_lsn().min(self.last_write_lsn));
+        let holding = match &node.repl {
+            Some(repl) if repl.is_primary() => repl.tracker.received_by(lsn),
+            _ => 0,
+        };
+        let enough = replicas <= 0 || holding >= replicas as usize;
+        if in_exec || enough || node.repl.as_ref().is_none_or(|r| !r.is_primary()) {
+            self.reply.int(holding as i64);
+            return Step::Continue;
+        }
+        self.wait_request = Some(WaitRequest {
+            lsn,
+            replicas: replicas as usize,
+            deadline: (timeout > 0).then(|| {
+                tokio::time::Instant::now() + std::time::Duration::from_millis(timeout as u64)
+            }),
+        });
+        Step::Wait
+    }
+
+    /// DAISY PROMOTE [FORCE].
+    fn daisy_command(&mut self, node: &mut Node, argv: &[Bytes]) {
+        let force = match argv.get(2) {
+            None => false,
+            Some(arg) if is(arg, "FORCE") && argv.len() == 3 => true,
+            Some(_) => {
+                self.reply.error("ERR syntax error");
+                return;
+            }
+        };
+        if !is(&argv[1], "PROMOTE") {
+            self.reply.error(&format!(
+                "ERR unknown subcommand '{}'. Try DAISY PROMOTE [FORCE].",
+                String::from_utf8_lossy(&argv[1])
+            ));
+            return;
+        }
+        match node.promote(force) {
+            Ok(epoch) => {
+                tracing::info!("promoted by client {} to epoch {epoch}", self.client.id);
+                self.reply.ok();
+            }
+            Err(error) => self.reply.error(&error),
+        }
     }
 
     fn ping(&mut self, argv: &[Bytes]) {
@@ -477,6 +537,17 @@ impl Connection {
         let now = now_ms();
         match (sub.as_str(), argv.len()) {
             ("id", 2) => self.reply.int(self.client.id as i64),
+            ("safeness", 2) => {
+                let level = node.safeness_for(self.safeness);
+                self.reply.bulk(level.name().as_bytes());
+            }
+            ("safeness", 3) => match String::from_utf8_lossy(&argv[2]).parse::<Safeness>() {
+                Ok(level) => {
+                    self.safeness = Some(level);
+                    self.reply.ok();
+                }
+                Err(error) => self.reply.error(&format!("ERR {error}")),
+            },
             ("getname", 2) => match &self.client.state.borrow().name {
                 Some(name) => self.reply.bulk(name),
                 None => self.reply.null(),

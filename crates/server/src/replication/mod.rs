@@ -1,0 +1,454 @@
+//! Replication on a node: its role (primary or secondary), its epoch, and
+//! the tasks that move the log between members over the peer port.
+//!
+//! - `primary`: the peer listener; for each secondary a sender (snapshot,
+//!   then records, then heartbeats) and a reader of its acknowledgements;
+//!   answering probes; watching for a newer epoch elsewhere.
+//! - `secondary`: finding the primary, the handshake, receiving a
+//!   snapshot, appending and applying records, acknowledging.
+//! - `wire`: frames on a socket, with time limits.
+//!
+//! Invariants:
+//! - a node serves writes only as primary, under the highest epoch it has
+//!   seen; it saves a new epoch before acting under it;
+//! - a secondary takes records only from a primary whose epoch is at least
+//!   the highest it has seen, and only densely (LSN = last + 1);
+//! - a former primary that comes back sets its divergent records aside in
+//!   `divergent/` before it takes the new primary's data.
+//!
+//! The protocol is described in `docs/replication.md`.
+
+mod primary;
+pub mod report;
+mod secondary;
+mod wire;
+
+use std::cell::RefCell;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::Duration;
+
+use daisy_replication::message::{ToPrimary, ToSecondary, View, HANDSHAKE_FRAME_BYTES_MAX};
+use daisy_replication::{EpochHistory, Member, MemberKind, NodeState, Safeness, Tracker};
+use tokio::net::TcpStream;
+use tokio::sync::Notify;
+
+use crate::node::{now_ms, Node};
+use crate::Config;
+
+pub use primary::peer_listener;
+
+/// How long connecting to a peer may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
+/// How long a probe's answer may take.
+const PROBE_TIMEOUT: Duration = Duration::from_millis(500);
+/// A primary sends a heartbeat when it has had nothing to send this long.
+const HEARTBEAT_INTERVAL: Duration = Duration::from_millis(100);
+/// A link silent this long is dead.
+const LINK_TIMEOUT: Duration = Duration::from_secs(3);
+/// Pause between attempts to reach a primary.
+const RETRY_PAUSE: Duration = Duration::from_millis(100);
+/// How often a primary checks that no member knows a newer epoch.
+const EPOCH_WATCH_INTERVAL: Duration = Duration::from_millis(300);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Primary,
+    Secondary,
+}
+
+/// A secondary's link to its primary.
+#[derive(Default)]
+pub struct Link {
+    pub up: bool,
+    pub primary_client_addr: String,
+    /// A snapshot transfer is in progress.
+    pub syncing: bool,
+    pub sync_bytes_received: u64,
+    pub sync_bytes_total: u64,
+    /// Snapshot transfers received since start.
+    pub full_syncs: u64,
+    pub applied_lsn: u64,
+    pub last_contact_ms: u64,
+}
+
+pub struct Replication {
+    pub node_id: String,
+    pub members: Vec<Member>,
+    pub role: Role,
+    pub state: NodeState,
+    pub tracker: Tracker,
+    /// The cluster's level; a connection may choose another.
+    pub safeness: Safeness,
+    /// As a secondary, only persist the log (apply on promotion).
+    pub warm: bool,
+    pub link: Link,
+    /// Woken when acknowledgements arrive or the role changes.
+    pub changed: Rc<Notify>,
+    /// Bumped on every role change: tasks of an older generation stop.
+    pub generation: u64,
+    /// Sessions of the senders, per secondary: a newer one replaces older.
+    next_session: u64,
+}
+
+impl Replication {
+    /// The replication of a node about to start, from its saved state or,
+    /// on a first start, from the configuration.
+    pub fn from_config(config: &Config) -> Result<Option<Replication>, String> {
+        let members = config.member_list()?;
+        if members.is_empty() {
+            return Ok(None);
+        }
+        let state = match NodeState::load(&config.data_dir).map_err(|e| e.to_string())? {
+            Some(state) => state,
+            None => NodeState {
+                epoch: 0,
+                primary_id: config.primary.clone(),
+                history: EpochHistory::new(),
+                promoted_at_lsn: None,
+            },
+        };
+        let role = if state.primary_id == config.node_id {
+            Role::Primary
+        } else {
+            Role::Secondary
+        };
+        Ok(Some(Replication {
+            node_id: config.node_id.clone(),
+            tracker: Tracker::new(&members, &config.node_id, config.sync_timeout_ms),
+            members,
+            role,
+            state,
+            safeness: config.safeness_level()?,
+            warm: config.standby == "warm",
+            link: Link::default(),
+            changed: Rc::new(Notify::new()),
+            generation: 0,
+            next_session: 0,
+        }))
+    }
+
+    pub fn is_primary(&self) -> bool {
+        self.role == Role::Primary
+    }
+
+    pub fn member(&self, id: &str) -> Option<&Member> {
+        self.members.iter().find(|m| m.id == id)
+    }
+
+    pub fn my_kind(&self) -> MemberKind {
+        self.member(&self.node_id)
+            .map_or(MemberKind::Sync, |m| m.kind)
+    }
+
+    fn new_session(&mut self) -> u64 {
+        self.next_session += 1;
+        self.next_session
+    }
+
+    fn bump_generation(&mut self) {
+        self.generation += 1;
+        self.changed.notify_waiters();
+    }
+}
+
+impl Node {
+    /// True on a secondary: data commands need READONLY, writes are refused.
+    pub fn is_secondary(&self) -> bool {
+        self.repl.as_ref().is_some_and(|r| !r.is_primary())
+    }
+
+    /// True when the keyspace does not hold the applied data (a warm
+    /// standby): no reads, no snapshots.
+    pub fn holds_no_data(&self) -> bool {
+        self.repl
+            .as_ref()
+            .is_some_and(|r| !r.is_primary() && r.warm)
+    }
+
+    /// The highest LSN a reply at `level` may depend on.
+    pub fn commit_lsn(&self, level: Safeness) -> u64 {
+        let durable = self.journal.as_ref().map_or(0, |j| j.durable_lsn());
+        match &self.repl {
+            Some(repl) if repl.is_primary() => repl.tracker.commit_lsn(level, durable),
+            _ => durable,
+        }
+    }
+
+    /// The strictest watermark: records up to it can be lost by nothing.
+    pub fn committed_everywhere(&self) -> u64 {
+        self.commit_lsn(Safeness::VerySafe)
+    }
+
+    /// The level a connection's replies wait for.
+    pub fn safeness_for(&self, chosen: Option<Safeness>) -> Safeness {
+        chosen.unwrap_or_else(|| self.repl.as_ref().map_or(Safeness::OneSafe, |r| r.safeness))
+    }
+
+    /// Why a write at `level` cannot be accepted by replication now.
+    pub fn replication_refusal(&self, level: Safeness) -> Option<String> {
+        let repl = self.repl.as_ref()?;
+        if !repl.is_primary() {
+            return Some("READONLY You can't write against a read only replica.".into());
+        }
+        repl.tracker
+            .ready(level, now_ms())
+            .err()
+            .map(|why| format!("NOREPLICAS Not enough good replicas to write: {why}."))
+    }
+
+    /// Makes this secondary the primary at a new epoch (operator's
+    /// decision). Without `force`, refused while the primary is connected.
+    pub fn promote(&mut self, force: bool) -> Result<u64, String> {
+        let Some(repl) = &self.repl else {
+            return Err("ERR this node has no replication members".into());
+        };
+        if repl.is_primary() {
+            return Err("ERR this node is already the primary".into());
+        }
+        if repl.my_kind() == MemberKind::Reporting {
+            return Err("ERR a reporting member cannot be promoted".into());
+        }
+        if repl.link.up && !force {
+            return Err(format!(
+                "ERR the primary {} is connected; DAISY PROMOTE FORCE promotes anyway",
+                repl.state.primary_id
+            ));
+        }
+        if repl.link.syncing {
+            return Err("ERR this node is still loading a snapshot from the primary".into());
+        }
+        if repl.warm {
+            self.load_applied_state()?;
+        }
+        let last_lsn = self.last_lsn();
+        let repl = self.repl.as_mut().expect("checked");
+        let epoch = repl.state.epoch + 1;
+        let mut state = repl.state.clone();
+        state.epoch = epoch;
+        state.primary_id = repl.node_id.clone();
+        state.history.begin(epoch, last_lsn + 1);
+        state.promoted_at_lsn = Some(last_lsn);
+        state
+            .save(&self.config.data_dir)
+            .map_err(|e| format!("ERR cannot save the new epoch: {e}"))?;
+        repl.state = state;
+        repl.role = Role::Primary;
+        repl.link = Link::default();
+        repl.tracker = Tracker::new(&repl.members, &repl.node_id, self.config.sync_timeout_ms);
+        repl.bump_generation();
+        if let Some(journal) = &mut self.journal {
+            journal.set_epoch(epoch);
+        }
+        self.db.set_delete_expired(true);
+        tracing::warn!(
+            "promoted to primary at epoch {epoch}, from LSN {last_lsn}: records of the old epoch after LSN {last_lsn} are not on this node"
+        );
+        Ok(epoch)
+    }
+
+    /// Stops acting as primary: another member is primary at `epoch`.
+    pub fn step_down(&mut self, epoch: u64, primary_id: Option<String>) {
+        let Some(repl) = &mut self.repl else {
+            return;
+        };
+        if epoch <= repl.state.epoch && !repl.is_primary() {
+            return;
+        }
+        tracing::warn!(
+            "member {} is primary at epoch {epoch} (this node had epoch {}): becoming a secondary",
+            primary_id.as_deref().unwrap_or("?"),
+            repl.state.epoch
+        );
+        repl.state.epoch = repl.state.epoch.max(epoch);
+        if let Some(primary_id) = primary_id {
+            repl.state.primary_id = primary_id;
+        }
+        if let Err(error) = repl.state.save(&self.config.data_dir) {
+            tracing::error!("cannot save the replication state: {error}");
+        }
+        repl.role = Role::Secondary;
+        repl.tracker = Tracker::new(&repl.members, &repl.node_id, self.config.sync_timeout_ms);
+        repl.link = Link::default();
+        repl.bump_generation();
+        self.db.set_delete_expired(false);
+    }
+
+    /// A warm standby about to serve: load the snapshot and replay the log.
+    fn load_applied_state(&mut self) -> Result<(), String> {
+        let journal = self.journal.take().expect("replication needs persistence");
+        journal
+            .close()
+            .map_err(|e| format!("ERR cannot close the log: {e}"))?;
+        self.db = daisy_keyspace::Db::new(self.rng.next_u64());
+        let recovered = crate::persistence::recover_node(
+            &self.config,
+            &mut self.db,
+            &mut self.rng,
+            &self.settings,
+            true,
+            &self.signals,
+        )
+        .map_err(|e| format!("ERR cannot load the data: {e}"))?;
+        self.snapshots.lsn = recovered.snapshot_lsn;
+        self.journal = Some(recovered.journal);
+        Ok(())
+    }
+
+    /// What this node tells a prober.
+    pub fn view(&self) -> View {
+        let repl = self.repl.as_ref().expect("peer port needs replication");
+        View {
+            node_id: repl.node_id.clone(),
+            epoch: repl.state.epoch,
+            is_primary: repl.is_primary(),
+            primary_id: repl.state.primary_id.clone(),
+            last_lsn: self.last_lsn(),
+        }
+    }
+}
+
+/// Asks the member at `addr` for its view.
+pub async fn probe(addr: SocketAddr, my_id: &str) -> Option<View> {
+    let attempt = async {
+        let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr))
+            .await
+            .ok()?
+            .ok()?;
+        let _ = stream.set_nodelay(true);
+        let (mut reader, mut writer) = stream.into_split();
+        let probe = ToPrimary::Probe {
+            node_id: my_id.to_string(),
+        };
+        wire::write_message(&mut writer, &probe, PROBE_TIMEOUT)
+            .await
+            .ok()?;
+        match wire::read_message(&mut reader, HANDSHAKE_FRAME_BYTES_MAX, PROBE_TIMEOUT).await {
+            Ok(ToSecondary::View(view)) => Some(view),
+            _ => None,
+        }
+    };
+    attempt.await
+}
+
+/// Probes every other member at once; the answers that came in time.
+pub async fn probe_all(members: &[Member], my_id: &str) -> Vec<View> {
+    let probes = members.iter().filter(|m| m.id != my_id).map(|m| {
+        let (addr, my_id) = (m.peer_addr, my_id.to_string());
+        async move { probe(addr, &my_id).await }
+    });
+    let mut views = Vec::new();
+    for view in futures_join_all(probes).await {
+        views.extend(view);
+    }
+    views
+}
+
+/// Runs futures concurrently on this thread and collects their results.
+async fn futures_join_all<F: std::future::Future + 'static>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<F::Output> {
+    let handles: Vec<_> = futures.map(tokio::task::spawn_local).collect();
+    let mut out = Vec::with_capacity(handles.len());
+    for handle in handles {
+        if let Ok(value) = handle.await {
+            out.push(value);
+        }
+    }
+    out
+}
+
+/// Before a node that believes it is primary serves anyone: if another
+/// member knows a newer epoch, this node was deposed while it was away.
+pub async fn check_epoch_before_serving(node: &Rc<RefCell<Node>>) {
+    let (members, my_id, epoch, primary) = {
+        let node = node.borrow();
+        let Some(repl) = &node.repl else {
+            return;
+        };
+        (
+            repl.members.clone(),
+            repl.node_id.clone(),
+            repl.state.epoch,
+            repl.is_primary(),
+        )
+    };
+    if !primary {
+        return;
+    }
+    let views = probe_all(&members, &my_id).await;
+    if let Some(newer) = views
+        .iter()
+        .filter(|v| v.epoch > epoch)
+        .max_by_key(|v| v.epoch)
+    {
+        let primary_id = (!newer.primary_id.is_empty()).then(|| newer.primary_id.clone());
+        node.borrow_mut().step_down(newer.epoch, primary_id);
+    }
+}
+
+/// Starts the node's replication: the first epoch on a first start, then
+/// the task that plays the node's role, for as long as the node runs.
+pub fn start(node: &Rc<RefCell<Node>>) -> Result<(), String> {
+    let mut guard = node.borrow_mut();
+    let node_ref = &mut *guard;
+    let Some(repl) = &mut node_ref.repl else {
+        return Ok(());
+    };
+    if repl.state.epoch == 0 && repl.is_primary() {
+        let journal = node_ref
+            .journal
+            .as_ref()
+            .expect("replication needs persistence");
+        let epoch = journal.last_record_epoch().max(1);
+        repl.state.epoch = epoch;
+        repl.state.history.begin(epoch, 1);
+        repl.state
+            .save(&node_ref.config.data_dir)
+            .map_err(|e| e.to_string())?;
+    }
+    if let Some(journal) = &mut node_ref.journal {
+        journal.set_epoch(repl.state.epoch.max(journal.epoch()));
+    }
+    if !repl.is_primary() {
+        node_ref.db.set_delete_expired(false);
+    }
+    drop(guard);
+    tokio::task::spawn_local(drive(node.clone()));
+    Ok(())
+}
+
+/// Plays the node's current role; starts over whenever the role changes.
+async fn drive(node: Rc<RefCell<Node>>) {
+    loop {
+        let (primary, generation) = {
+            let node = node.borrow();
+            let repl = node.repl.as_ref().expect("replication");
+            (repl.is_primary(), repl.generation)
+        };
+        if primary {
+            primary::watch_epochs(&node, generation).await;
+        } else {
+            secondary::follow(&node, generation).await;
+        }
+    }
+}
+
+/// True while the node's role is still the one of `generation`.
+fn current(node: &Rc<RefCell<Node>>, generation: u64) -> bool {
+    node.borrow()
+        .repl
+        .as_ref()
+        .is_some_and(|r| r.generation == generation)
+}
+
+/// Waits for a role change or `duration`, whichever comes first.
+async fn pause(node: &Rc<RefCell<Node>>, duration: Duration) {
+    let changed = node
+        .borrow()
+        .repl
+        .as_ref()
+        .map(|r| r.changed.clone())
+        .expect("replication");
+    let _ = tokio::time::timeout(duration, changed.notified()).await;
+}
