@@ -1856,3 +1856,47 @@ fn warm_standby_applies_on_promotion() {
     cluster.promote("b", epoch);
     cluster.assert_nothing_missing("b", &acked, "warm standby after promotion");
 }
+
+// ---------------------------------------------------------------------------
+// A peer from another cluster
+
+/// A node whose `--members` differ (another cluster, or a typo) is refused
+/// at the handshake: it never receives the primary's data, and the primary
+/// does not count it.
+#[test]
+fn a_peer_with_other_members_is_refused() {
+    let repro = repro("a_peer_with_other_members_is_refused");
+    let layout = [("a", "sync"), ("b", "sync")];
+    let mut cluster = Cluster::new(
+        "foreign",
+        &layout,
+        "a",
+        &["--safeness", "1-safe"],
+        &repro.line,
+    );
+    cluster.start("a", &[]);
+    cluster.load("a", "mine", 0..10);
+    let members = format!(
+        "a=127.0.0.1:{},b=127.0.0.1:{},c=127.0.0.1:{}",
+        cluster.members[0].peer_port,
+        cluster.members[1].peer_port,
+        free_port()
+    );
+    cluster.start("b", &["--members", &members]);
+    thread::sleep(Duration::from_millis(1500));
+    let b = cluster.info("b");
+    cluster.expect(
+        b.get("master_link_status") == "down" && b.number("last_lsn") == Some(0),
+        &format!("a node of another membership must not follow: {b}"),
+    );
+    let a = cluster.info("a");
+    cluster.expect(
+        a.number("connected_slaves") == Some(0),
+        &format!("the primary counted a foreign node: {a}"),
+    );
+    let log = std::fs::read_to_string(daisy_log_path(cluster.data_dir("a"))).unwrap_or_default();
+    cluster.expect(
+        log.contains("another membership"),
+        "the primary's log does not say why it refused the node",
+    );
+}

@@ -22,7 +22,7 @@ mod state;
 mod tracker;
 
 pub use history::{Continuation, EpochHistory, HISTORY_ENTRIES_MAX};
-pub use members::{check_node_id, parse_members, Member, MemberKind};
+pub use members::{check_node_id, fingerprint, parse_members, Member, MemberKind};
 pub use safeness::Safeness;
 pub use state::{NodeState, StateError, STATE_FILE_NAME};
 pub use tracker::{Progress, Tracker};

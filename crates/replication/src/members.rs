@@ -82,6 +82,21 @@ pub fn parse_members(text: &str) -> Result<Vec<Member>, String> {
     Ok(members)
 }
 
+/// A number naming the membership, the same on every node configured with
+/// the same members (in any order): a peer with another one belongs to
+/// another cluster, or is misconfigured, and is refused.
+pub fn fingerprint(members: &[Member]) -> u64 {
+    let mut canonical: Vec<String> = members
+        .iter()
+        .map(|m| format!("{}={}/{}", m.id, m.peer_addr, m.kind.name()))
+        .collect();
+    canonical.sort();
+    let text = canonical.join(",");
+    let low = crc32c::crc32c(text.as_bytes());
+    let high = crc32c::crc32c_append(low ^ 0x5bd1_e995, text.as_bytes());
+    (u64::from(high) << 32) | u64::from(low)
+}
+
 /// A node id: 1 to 64 letters, digits, `-`, `_` or `.`.
 pub fn check_node_id(id: &str) -> Result<(), String> {
     let valid = !id.is_empty()
@@ -120,6 +135,17 @@ mod tests {
         );
         assert_eq!(members[1].peer_addr.port(), 7102);
         assert!(parse_members("").unwrap().is_empty());
+    }
+
+    #[test]
+    fn fingerprint_ignores_order_but_not_content() {
+        let a = parse_members("a=127.0.0.1:1,b=127.0.0.1:2/dr").unwrap();
+        let b = parse_members("b=127.0.0.1:2/dr,a=127.0.0.1:1").unwrap();
+        let c = parse_members("a=127.0.0.1:1,b=127.0.0.1:2").unwrap();
+        let d = parse_members("a=127.0.0.1:1,b=127.0.0.1:3/dr").unwrap();
+        assert_eq!(fingerprint(&a), fingerprint(&b));
+        assert_ne!(fingerprint(&a), fingerprint(&c));
+        assert_ne!(fingerprint(&a), fingerprint(&d));
     }
 
     #[test]

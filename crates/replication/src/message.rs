@@ -29,6 +29,8 @@ pub enum ToPrimary {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hello {
     pub protocol: u32,
+    /// The membership's [`crate::fingerprint`]: it must match.
+    pub cluster: u64,
     pub node_id: String,
     /// Where clients reach the secondary (for INFO and ROLE).
     pub client_addr: String,
@@ -102,6 +104,9 @@ pub struct WireRecord {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct View {
+    /// The membership's [`crate::fingerprint`]; a prober ignores a view
+    /// from another cluster.
+    pub cluster: u64,
     pub node_id: String,
     pub epoch: u64,
     pub is_primary: bool,

@@ -89,6 +89,9 @@ impl Backlog {
     }
 
     fn push(&mut self, record: BacklogRecord) {
+        if self.max_bytes == 0 {
+            return;
+        }
         self.bytes += record.payload.len();
         self.records.push_back(record);
         while self.bytes > self.max_bytes && self.records.len() > 1 {
@@ -305,7 +308,9 @@ impl Journal {
         self.last_lsn += 1;
         self.last_record_epoch = self.epoch;
         let lsn = self.last_lsn;
-        self.remember(lsn, self.epoch, Bytes::copy_from_slice(&payload));
+        if self.backlog.max_bytes > 0 {
+            self.remember(lsn, self.epoch, Bytes::copy_from_slice(&payload));
+        }
         self.in_flight.push_back(InFlight { lsn, commands });
         if self.in_flight.len() > IN_FLIGHT_MAX {
             let dropped = self.in_flight.pop_front().expect("not empty");

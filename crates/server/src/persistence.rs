@@ -155,7 +155,12 @@ pub fn recover_node(
             last_lsn,
             last_record_epoch,
             epoch,
-            config.repl_backlog_bytes as usize,
+            // A standalone node has no secondaries to keep records for.
+            if config.members.is_empty() {
+                0
+            } else {
+                config.repl_backlog_bytes as usize
+            },
             signals,
         ),
         snapshot_lsn,

@@ -89,6 +89,8 @@ pub struct Replication {
     pub generation: u64,
     /// Sessions of the senders, per secondary: a newer one replaces older.
     next_session: u64,
+    /// The membership's fingerprint, checked in every handshake and probe.
+    pub cluster: u64,
 }
 
 impl Replication {
@@ -116,6 +118,7 @@ impl Replication {
         Ok(Some(Replication {
             node_id: config.node_id.clone(),
             tracker: Tracker::new(&members, &config.node_id, config.sync_timeout_ms),
+            cluster: daisy_replication::fingerprint(&members),
             members,
             role,
             state,
@@ -299,6 +302,7 @@ impl Node {
     pub fn view(&self) -> View {
         let repl = self.repl.as_ref().expect("peer port needs replication");
         View {
+            cluster: repl.cluster,
             node_id: repl.node_id.clone(),
             epoch: repl.state.epoch,
             is_primary: repl.is_primary(),
@@ -331,15 +335,24 @@ pub async fn probe(addr: SocketAddr, my_id: &str) -> Option<View> {
     attempt.await
 }
 
-/// Probes every other member at once; the answers that came in time.
+/// Probes every other member at once; the answers that came in time from
+/// members of this cluster.
 pub async fn probe_all(members: &[Member], my_id: &str) -> Vec<View> {
+    let cluster = daisy_replication::fingerprint(members);
     let probes = members.iter().filter(|m| m.id != my_id).map(|m| {
         let (addr, my_id) = (m.peer_addr, my_id.to_string());
         async move { probe(addr, &my_id).await }
     });
     let mut views = Vec::new();
-    for view in futures_join_all(probes).await {
-        views.extend(view);
+    for view in futures_join_all(probes).await.into_iter().flatten() {
+        if view.cluster == cluster {
+            views.push(view);
+        } else {
+            tracing::warn!(
+                "member {} answered with another membership; check its --members",
+                view.node_id
+            );
+        }
     }
     views
 }

@@ -118,6 +118,13 @@ fn admit(node: &Rc<RefCell<Node>>, hello: &Hello) -> Result<Admitted, ToSecondar
         ));
     }
     let repl = node_ref.repl.as_ref().expect("replication");
+    if hello.cluster != repl.cluster {
+        let reason = format!(
+            "'{}' has another membership (--members differ): it belongs to another cluster or is misconfigured",
+            hello.node_id
+        );
+        return Err(refuse(&node_ref, reason));
+    }
     if hello.node_id == repl.node_id || repl.member(&hello.node_id).is_none() {
         let reason = format!("'{}' is not a member of this cluster", hello.node_id);
         return Err(refuse(&node_ref, reason));

@@ -112,6 +112,7 @@ async fn session(
             .expect("replication needs persistence");
         Hello {
             protocol: PROTOCOL_VERSION,
+            cluster: repl.cluster,
             node_id: repl.node_id.clone(),
             client_addr: node.config.client_addr.to_string(),
             epoch: repl.state.epoch,
