@@ -58,7 +58,7 @@ pub fn info(node: &Node, text: &mut String) {
                 p.received_lsn,
                 p.applied_lsn,
                 last_lsn.saturating_sub(p.received_lsn),
-                now.saturating_sub(p.last_ack_ms) / 1000,
+                if p.last_ack_ms == 0 { -1 } else { (now.saturating_sub(p.last_ack_ms) / 1000) as i64 },
             );
         }
         let _ = write!(text, "master_repl_offset:{last_lsn}\r\n");
