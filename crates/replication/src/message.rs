@@ -20,8 +20,13 @@ pub const FRAME_BYTES_MAX: u32 = 530 * 1024 * 1024;
 pub enum ToPrimary {
     /// The first message of a secondary.
     Hello(Hello),
-    /// What the secondary holds durably and has applied.
-    Ack { received_lsn: u64, applied_lsn: u64 },
+    /// What the secondary holds durably and has applied, and the newest
+    /// epoch it knows.
+    Ack {
+        epoch: u64,
+        received_lsn: u64,
+        applied_lsn: u64,
+    },
     /// Asks for the node's [`View`]; the answer is the only reply.
     Probe { node_id: String },
 }
@@ -52,12 +57,18 @@ pub enum ToSecondary {
     SnapshotChunk(#[serde(with = "serde_bytes")] Vec<u8>),
     /// The snapshot is complete; records from its LSN + 1 follow.
     SnapshotEnd,
-    /// Consecutive records.
-    Records(Vec<WireRecord>),
-    /// Sent when there is nothing else to send, so a silent link is noticed.
+    /// Consecutive records, and the primary's commit watermark at the
+    /// cluster's level: a secondary shows its readers nothing above it.
+    Records {
+        commit_lsn: u64,
+        records: Vec<WireRecord>,
+    },
+    /// Sent when the commit watermark moved or there was nothing to send
+    /// for a while, so a silent link is noticed.
     Heartbeat {
         epoch: u64,
         last_lsn: u64,
+        commit_lsn: u64,
     },
     /// The handshake was refused; `primary_id` names the primary this node
     /// knows of, if any.
@@ -148,11 +159,14 @@ mod tests {
     #[test]
     fn frames_round_trip() {
         let messages = vec![
-            ToSecondary::Records(vec![WireRecord {
-                lsn: 7,
-                epoch: 2,
-                payload: vec![1, 2, 3],
-            }]),
+            ToSecondary::Records {
+                commit_lsn: 6,
+                records: vec![WireRecord {
+                    lsn: 7,
+                    epoch: 2,
+                    payload: vec![1, 2, 3],
+                }],
+            },
             ToSecondary::Welcome(Welcome {
                 epoch: 3,
                 primary_id: "a".into(),
@@ -168,6 +182,7 @@ mod tests {
             ToSecondary::Heartbeat {
                 epoch: 1,
                 last_lsn: 2,
+                commit_lsn: 1,
             },
         ];
         for message in messages {
@@ -177,6 +192,7 @@ mod tests {
             assert_eq!(decode::<ToSecondary>(&frame[4..]), Ok(message));
         }
         let ack = ToPrimary::Ack {
+            epoch: 3,
             received_lsn: u64::MAX,
             applied_lsn: 0,
         };

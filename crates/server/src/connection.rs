@@ -84,6 +84,9 @@ pub(crate) struct Connection {
     /// Where each command's reply of the batch starts in `reply`, so the
     /// replies can be replaced by errors if replication fails them.
     reply_marks: Vec<usize>,
+    /// The batch ran a data command (on a secondary, only such batches
+    /// wait for the primary's watermark).
+    batch_reads_data: bool,
     /// The level this connection chose (CLIENT SAFENESS), if any.
     pub(crate) safeness: Option<Safeness>,
     /// The newest record this connection wrote (for WAIT).
@@ -113,6 +116,7 @@ impl Connection {
             batch_write_lsn: 0,
             batch_read_keys: Vec::new(),
             reply_marks: Vec::new(),
+            batch_reads_data: false,
             safeness: None,
             last_write_lsn: 0,
             wait_request: None,
@@ -165,6 +169,7 @@ impl Connection {
         self.reply_gate_lsn = 0;
         self.batch_read_keys.clear();
         self.reply_marks.clear();
+        self.batch_reads_data = false;
         let had_outbox = !self.client.outbox.borrow().is_empty();
         self.drain_outbox();
         let step = self.process_requests(&mut node);
@@ -184,6 +189,7 @@ impl Connection {
         if !self.reply.is_empty() {
             let failing = self.failing(&node);
             self.reply_gate_lsn = match &node.journal {
+                Some(_) if node.is_secondary() && !self.batch_reads_data => 0,
                 Some(journal) if failing => self.failure_gate(journal),
                 Some(journal) => journal.last_lsn(),
                 None => 0,
@@ -223,8 +229,11 @@ impl Connection {
         let (level, deadline) = {
             let node = self.node.borrow();
             let level = node.safeness_for(self.safeness);
-            let replicated =
-                node.repl.as_ref().is_some_and(|r| r.is_primary()) && level.needs_secondaries();
+            // A secondary's reads wait for the primary's watermark, too.
+            let replicated = node
+                .repl
+                .as_ref()
+                .is_some_and(|r| !r.is_primary() || level.needs_secondaries());
             let timeout = Duration::from_millis(node.config.sync_timeout_ms);
             (
                 level,
@@ -281,15 +290,20 @@ impl Connection {
         let Some(&first) = self.reply_marks.first() else {
             return;
         };
-        let why = {
+        let message = {
             let node = self.node.borrow();
-            node.replication_refusal(level)
-                .unwrap_or_else(|| "NOREPLICAS Not enough good replicas to write.".into())
+            if node.is_secondary() {
+                "TRYAGAIN This secondary could not confirm with its primary within sync-timeout-ms that the data read is committed; retry, or read from the primary.".to_string()
+            } else {
+                let why = node
+                    .replication_refusal(level)
+                    .unwrap_or_else(|| "NOREPLICAS Not enough good replicas to write.".into());
+                format!(
+                    "{} The secondaries did not acknowledge within sync-timeout-ms; the outcome of this command is unknown.",
+                    why.trim_end_matches('.')
+                )
+            }
         };
-        let message = format!(
-            "{} The secondaries did not acknowledge within sync-timeout-ms; the outcome of this command is unknown.",
-            why.trim_end_matches('.')
-        );
         let count = self.reply_marks.len();
         self.reply.truncate(first);
         for _ in 0..count {
@@ -548,6 +562,12 @@ impl Connection {
                         .into(),
                 );
             }
+            if node.repl.as_ref().is_some_and(|r| !r.link.verified) {
+                return Some(
+                    "TRYAGAIN This secondary has not yet confirmed its data with the primary; retry shortly or read from the primary."
+                        .into(),
+                );
+            }
             if !state.readonly {
                 return Some(
                     "READONLY This node is a secondary: send READONLY to read possibly stale data here, or use the primary."
@@ -595,6 +615,7 @@ impl Connection {
                     node.db.set_now(self.batch_now_ms);
                 }
                 self.note_read_keys(node, spec, &argv);
+                self.batch_reads_data = true;
                 match node.run_data(handler, &argv, &mut self.reply, in_exec) {
                     Flow::Done => {
                         if !in_exec {

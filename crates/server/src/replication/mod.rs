@@ -70,6 +70,13 @@ pub struct Link {
     pub full_syncs: u64,
     pub applied_lsn: u64,
     pub last_contact_ms: u64,
+    /// A handshake confirmed this node's log is a prefix of the primary's:
+    /// until then its data may hold records no primary has (it may be a
+    /// former primary), and it serves no reads.
+    pub verified: bool,
+    /// The primary's commit watermark as last heard: reads here wait until
+    /// it covers what they saw.
+    pub primary_commit_lsn: std::cell::Cell<u64>,
 }
 
 pub struct Replication {
@@ -174,7 +181,8 @@ impl Node {
         let durable = self.journal.as_ref().map_or(0, |j| j.durable_lsn());
         match &self.repl {
             Some(repl) if repl.is_primary() => repl.tracker.commit_lsn(level, durable),
-            _ => durable,
+            Some(repl) => durable.min(repl.link.primary_commit_lsn.get()),
+            None => durable,
         }
     }
 

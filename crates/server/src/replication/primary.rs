@@ -251,11 +251,12 @@ async fn send_records(
 ) -> io::Result<()> {
     let mut disk_reader: Option<LogReader> = None;
     let mut last_sent = tokio::time::Instant::now();
+    let mut sent_commit = 0;
     loop {
         if !current(node, generation) || !is_session(node, id, session) {
             return Ok(());
         }
-        let (batch, appended, epoch, last_lsn) = {
+        let (batch, appended, changed, epoch, last_lsn, commit_lsn) = {
             let node_ref = node.borrow();
             let journal = node_ref
                 .journal
@@ -300,8 +301,10 @@ async fn send_records(
             (
                 batch,
                 journal.appended(),
+                repl.changed.clone(),
                 repl.state.epoch,
                 journal.last_lsn(),
+                node_ref.commit_lsn(repl.safeness),
             )
         };
         if let Some(last) = batch.last() {
@@ -313,18 +316,31 @@ async fn send_records(
             }
             next = last.lsn + 1;
             let limit = Duration::from_secs(30).max(LINK_TIMEOUT);
-            wire::write_message(writer, &ToSecondary::Records(batch), limit).await?;
+            let records = ToSecondary::Records {
+                commit_lsn,
+                records: batch,
+            };
+            wire::write_message(writer, &records, limit).await?;
             last_sent = tokio::time::Instant::now();
+            sent_commit = commit_lsn;
             continue;
         }
-        if last_sent.elapsed() >= HEARTBEAT_INTERVAL {
-            let beat = ToSecondary::Heartbeat { epoch, last_lsn };
+        if last_sent.elapsed() >= HEARTBEAT_INTERVAL || commit_lsn != sent_commit {
+            let beat = ToSecondary::Heartbeat {
+                epoch,
+                last_lsn,
+                commit_lsn,
+            };
             wire::write_message(writer, &beat, LINK_TIMEOUT).await?;
             last_sent = tokio::time::Instant::now();
+            sent_commit = commit_lsn;
         }
         let notified = appended.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
+        let acknowledged = changed.notified();
+        tokio::pin!(acknowledged);
+        acknowledged.as_mut().enable();
         if node.borrow().last_lsn() >= next {
             if disk_reader.is_some() {
                 // The log thread may not have written the tail yet.
@@ -332,7 +348,18 @@ async fn send_records(
             }
             continue;
         }
-        let _ = tokio::time::timeout(HEARTBEAT_INTERVAL, notified).await;
+        if node
+            .borrow()
+            .commit_lsn(node.borrow().repl.as_ref().expect("replication").safeness)
+            != sent_commit
+        {
+            continue;
+        }
+        tokio::select! {
+            _ = notified => {}
+            _ = acknowledged => {}
+            _ = tokio::time::sleep(HEARTBEAT_INTERVAL) => {}
+        }
     }
 }
 
@@ -342,6 +369,7 @@ async fn read_acks(node: Rc<RefCell<Node>>, mut reader: OwnedReadHalf, id: Strin
             wire::read_message(&mut reader, FRAME_BYTES_MAX, LINK_TIMEOUT).await;
         match message {
             Ok(ToPrimary::Ack {
+                epoch,
                 received_lsn,
                 applied_lsn,
             }) => {
@@ -349,6 +377,10 @@ async fn read_acks(node: Rc<RefCell<Node>>, mut reader: OwnedReadHalf, id: Strin
                 let Some(repl) = node.repl.as_mut() else {
                     return;
                 };
+                if epoch > repl.state.epoch {
+                    node.step_down(epoch, None);
+                    break;
+                }
                 if repl
                     .tracker
                     .get_mut(&id)

@@ -48,7 +48,10 @@ pub async fn follow(node: &Rc<RefCell<Node>>, generation: u64) {
             continue;
         };
         match session(node, member.peer_addr, generation).await {
-            Ok(Next::Try(other)) => target = Some(other),
+            Ok(Next::Try(other)) => {
+                target = Some(other);
+                pause(node, RETRY_PAUSE).await;
+            }
             Ok(Next::Retry) => {
                 target = discover(node, &members, &my_id).await;
                 pause(node, RETRY_PAUSE).await;
@@ -172,6 +175,7 @@ async fn session(
         }
         let repl = node.repl.as_mut().expect("replication");
         repl.link.up = true;
+        repl.link.verified = true;
         repl.link.applied_lsn = if repl.warm { 0 } else { last };
     }
     let acker = tokio::task::spawn_local(acknowledge(node.clone(), writer, generation));
@@ -241,6 +245,7 @@ async fn receive_snapshot(
     let temp = dir.join(daisy_snapshot::temporary_file_name(snapshot_lsn));
     let mut file = std::fs::File::create(&temp)?;
     let mut received = 0u64;
+    let mut reported = 0u64;
     loop {
         let message: ToSecondary =
             wire::read_message(reader, FRAME_BYTES_MAX, LINK_TIMEOUT).await?;
@@ -251,6 +256,10 @@ async fn receive_snapshot(
                     return Err(invalid("the snapshot is longer than announced"));
                 }
                 file.write_all(&chunk)?;
+                if bytes > 0 && received * 4 / bytes > reported {
+                    reported = received * 4 / bytes;
+                    tracing::info!("full sync: {received} of {bytes} snapshot bytes received");
+                }
                 if let Some(repl) = node.borrow_mut().repl.as_mut() {
                     repl.link.sync_bytes_received = received;
                     repl.link.last_contact_ms = now_ms();
@@ -417,7 +426,11 @@ async fn receive_records(
             return Ok(());
         }
         match message {
-            ToSecondary::Records(records) => {
+            ToSecondary::Records {
+                commit_lsn,
+                records,
+            } => {
+                note_commit(node, commit_lsn);
                 for record in records {
                     if record.lsn != *next {
                         return Err(invalid(&format!(
@@ -445,11 +458,26 @@ async fn receive_records(
                     *next += 1;
                 }
             }
-            ToSecondary::Heartbeat { epoch: beat, .. } if beat == epoch => {}
+            ToSecondary::Heartbeat {
+                epoch: beat,
+                commit_lsn,
+                ..
+            } if beat == epoch => note_commit(node, commit_lsn),
             other => return Err(invalid(&format!("unexpected message {other:?}"))),
         }
         if let Some(repl) = node.borrow_mut().repl.as_mut() {
             repl.link.last_contact_ms = now_ms();
+        }
+    }
+}
+
+/// The primary's commit watermark moved: readers may see up to it.
+fn note_commit(node: &Rc<RefCell<Node>>, commit_lsn: u64) {
+    let node = node.borrow_mut();
+    if let Some(repl) = node.repl.as_ref() {
+        if commit_lsn > repl.link.primary_commit_lsn.get() {
+            repl.link.primary_commit_lsn.set(commit_lsn);
+            repl.changed.notify_waiters();
         }
     }
 }
@@ -477,7 +505,9 @@ async fn acknowledge(node: Rc<RefCell<Node>>, mut writer: OwnedWriteHalf, genera
             (journal.durable().clone(), (received, applied))
         };
         if ack != sent {
+            let epoch = node.borrow().repl.as_ref().map_or(0, |r| r.state.epoch);
             let message = ToPrimary::Ack {
+                epoch,
                 received_lsn: ack.0,
                 applied_lsn: ack.1,
             };
