@@ -1900,3 +1900,50 @@ fn a_peer_with_other_members_is_refused() {
         "the primary's log does not say why it refused the node",
     );
 }
+
+// ---------------------------------------------------------------------------
+// The cluster's level changes at run time
+
+/// CONFIG SET safeness changes the level of every connection that did not
+/// choose its own: with the secondary gone, 2-safe writes are refused,
+/// 1-safe ones are acknowledged.
+#[test]
+fn config_set_safeness_changes_the_level() {
+    let repro = repro("config_set_safeness_changes_the_level");
+    let layout = [("a", "sync"), ("b", "sync")];
+    let timeout = SYNC_TIMEOUT_MS.to_string();
+    let common = ["--sync-timeout-ms", &timeout];
+    let mut cluster = Cluster::new("config-level", &layout, "a", &common, &repro.line);
+    cluster.start("a", &[]);
+    cluster.start("b", &[]);
+    cluster.wait_following("b", "a", SETTLE_TIMEOUT);
+    cluster.wait_writable("a");
+    cluster.kill("b");
+    let mut conn = cluster.connect("a");
+    cluster.wait_for("writes refused without b", SETTLE_TIMEOUT, || match cluster
+        .call(&mut conn, &["SET", "k", "v"])
+    {
+        reply
+            if reply
+                .error_text()
+                .is_some_and(|e| e.starts_with("NOREPLICAS")) =>
+        {
+            Ok(())
+        }
+        reply => Err(reply.to_string()),
+    });
+    let set = cluster.call(&mut conn, &["CONFIG", "SET", "safeness", "1-safe"]);
+    cluster.expect(is_ok(&set), &format!("CONFIG SET safeness gave {set}"));
+    let get = cluster.call(&mut conn, &["CONFIG", "GET", "safeness"]);
+    cluster.expect(
+        get.to_string().contains("1-safe"),
+        &format!("CONFIG GET safeness gave {get}"),
+    );
+    let write = cluster.call(&mut conn, &["SET", "k", "v"]);
+    cluster.expect(is_ok(&write), &format!("a 1-safe write gave {write}"));
+    let bad = cluster.call(&mut conn, &["CONFIG", "SET", "safeness", "3-safe"]);
+    cluster.expect(
+        bad.is_error(),
+        &format!("CONFIG SET safeness 3-safe gave {bad}"),
+    );
+}

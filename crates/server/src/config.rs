@@ -283,6 +283,10 @@ impl Config {
                 if self.persistence { "yes" } else { "no" }.into(),
             ),
             ("appendfsync", self.fsync.clone()),
+            ("safeness", self.safeness.clone()),
+            ("sync-timeout-ms", self.sync_timeout_ms.to_string()),
+            ("node-id", self.node_id.clone()),
+            ("standby", self.standby.clone()),
         ]
     }
 
@@ -312,6 +316,8 @@ impl Config {
                     return Err("changing appendfsync needs a restart".into());
                 }
             }
+            "safeness" => next.safeness = value.to_ascii_lowercase(),
+            "sync-timeout-ms" => next.sync_timeout_ms = number(value)?,
             _ => return Err("Unsupported CONFIG parameter".into()),
         }
         next.validate()?;

@@ -124,6 +124,14 @@ impl Node {
     /// Keeps the settings derived from the config in step after CONFIG SET.
     pub fn config_changed(&mut self) {
         self.settings.max_string_bytes = self.config.proto_max_bulk_len;
+        if let Some(repl) = &mut self.repl {
+            if let Ok(level) = self.config.safeness_level() {
+                repl.safeness = level;
+            }
+            repl.tracker
+                .set_sync_timeout_ms(self.config.sync_timeout_ms);
+            repl.changed.notify_waiters();
+        }
     }
 
     /// Runs a data command and records its effects. The caller has set the
