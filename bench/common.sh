@@ -16,10 +16,21 @@ fi
 
 work=$(mktemp -d)
 pids=()
+# stop_process PID: SIGTERM, then SIGKILL if it is still there after
+# STOP_TIMEOUT_TENTHS tenths of a second.
+STOP_TIMEOUT_TENTHS=${STOP_TIMEOUT_TENTHS:-100}
+stop_process() {
+    kill "$1" 2>/dev/null || return 0
+    for _ in $(seq "$STOP_TIMEOUT_TENTHS"); do
+        kill -0 "$1" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -9 "$1" 2>/dev/null || true
+    wait "$1" 2>/dev/null || true
+}
 cleanup() {
     for pid in "${pids[@]}"; do
-        kill "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
+        stop_process "$pid"
     done
     rm -rf "$work"
 }
@@ -47,15 +58,17 @@ rss_kib() {
     awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
 }
 
-# load_file KEYS PATH: a RESP file of SET key:N <16-byte value> for redis-cli --pipe.
+# load_file KEYS PATH [VALUE_BYTES]: a RESP file of SET key:N <value> for
+# redis-cli --pipe; values are VALUE_BYTES (default 16) bytes, "v" and N.
 load_file() {
-    python3 - "$1" >"$2" <<'PY'
+    python3 - "$1" "${3:-16}" >"$2" <<'PY'
 import sys
 out = sys.stdout.buffer
-for n in range(int(sys.argv[1])):
+keys, value_bytes = int(sys.argv[1]), int(sys.argv[2])
+for n in range(keys):
     key = b"key:%d" % n
-    value = b"v%015d" % n
-    out.write(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$16\r\n%s\r\n" % (len(key), key, value))
+    value = b"v%0*d" % (value_bytes - 1, n)
+    out.write(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(key), key, len(value), value))
 PY
 }
 
