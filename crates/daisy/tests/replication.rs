@@ -1164,6 +1164,10 @@ fn failover_without_loss(
         rejoined.number("epoch") == Some(epoch + 1),
         &format!("{what}: the old primary rejoined at the wrong epoch: {rejoined}"),
     );
+    cluster.expect(
+        rejoined.number("full_syncs") == Some(0),
+        &format!("{what}: the old primary needed a full copy to rejoin: {rejoined}"),
+    );
     cluster.wait_writable("b");
     cluster.load("b", &format!("after:{level}:r{round}"), 0..100);
     let digest = cluster.wait_same_data(&["b", "a"], SETTLE_TIMEOUT);
@@ -1265,6 +1269,10 @@ fn one_safe_failover(round: usize, fate: SecondaryFate, random: &mut XorShift, r
     cluster.expect(
         rejoined.number("epoch") == Some(epoch + 1),
         &format!("{what}: the old primary rejoined at the wrong epoch: {rejoined}"),
+    );
+    cluster.expect(
+        rejoined.number("full_syncs") == Some(0),
+        &format!("{what}: the old primary needed a full copy to rejoin: {rejoined}"),
     );
     cluster.assert_not_served("a", &missing, &format!("{what}, as it rejoined"));
 

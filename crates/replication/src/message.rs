@@ -43,6 +43,9 @@ pub struct Hello {
     pub epoch: u64,
     /// The last LSN in its log.
     pub last_lsn: u64,
+    /// The LSN of its newest snapshot (0 if none): a log can be cut back
+    /// only to a point at or after it.
+    pub snapshot_lsn: u64,
     /// The epoch history its log was written under: `(epoch, start_lsn)`.
     pub history: Vec<(u64, u64)>,
     /// A hot standby applies what it receives; a warm one does not.
@@ -95,6 +98,10 @@ pub struct Welcome {
 pub enum Start {
     /// The secondary's log is a prefix: records from `from_lsn` follow.
     Resume { from_lsn: u64 },
+    /// The secondary's log diverged after `keep_through`: it sets the rest
+    /// aside, cuts its log there, and records from `keep_through + 1`
+    /// follow.
+    Truncate { keep_through: u64 },
     /// A snapshot at `snapshot_lsn` of `bytes` bytes follows, then records.
     /// `keep_through`: when the secondary's log diverged, the last LSN it
     /// shares with the primary (what follows must be set aside).

@@ -74,6 +74,7 @@ async fn serve_peer(node: &Rc<RefCell<Node>>, stream: TcpStream) -> io::Result<(
     let id = hello.node_id.clone();
     let from_lsn = match welcome.start {
         Start::Resume { from_lsn } => from_lsn,
+        Start::Truncate { keep_through } => keep_through + 1,
         Start::FullSync { snapshot_lsn, .. } => snapshot_lsn + 1,
     };
     let acks = tokio::task::spawn_local(read_acks(node.clone(), reader, id.clone(), session));
@@ -155,8 +156,23 @@ fn admit(node: &Rc<RefCell<Node>>, hello: &Hello) -> Result<Admitted, ToSecondar
             .is_some_and(|first| first <= from_lsn)
             || from_lsn > last_lsn
             || log_holds(&node_ref, from_lsn));
+    let can_send_from = |lsn: u64| {
+        journal.backlog().first_lsn().is_some_and(|first| first <= lsn)
+            || lsn > last_lsn
+            || log_holds(&node_ref, lsn)
+    };
+    let cut_back = match continuation {
+        Continuation::Diverged { keep_through }
+            if hello.snapshot_lsn <= keep_through && can_send_from(keep_through + 1) =>
+        {
+            Some(keep_through)
+        }
+        _ => None,
+    };
     let (start, snapshot) = if resumable {
         (Start::Resume { from_lsn }, None)
+    } else if let Some(keep_through) = cut_back {
+        (Start::Truncate { keep_through }, None)
     } else {
         let Some((snapshot_lsn, path)) = newest_snapshot(&node_ref) else {
             // None yet: take one; the secondary retries meanwhile.
@@ -198,10 +214,10 @@ fn admit(node: &Rc<RefCell<Node>>, hello: &Hello) -> Result<Admitted, ToSecondar
     let progress = repl.tracker.get_mut(&hello.node_id).expect("a member");
     progress.connected = true;
     progress.syncing = snapshot.is_some();
-    progress.received_lsn = if snapshot.is_some() {
-        0
-    } else {
-        hello.last_lsn.min(last_lsn)
+    progress.received_lsn = match (&snapshot, cut_back) {
+        (Some(_), _) => 0,
+        (None, Some(keep_through)) => keep_through,
+        (None, None) => hello.last_lsn.min(last_lsn),
     };
     progress.applied_lsn = 0;
     progress.last_ack_ms = now_ms();

@@ -120,6 +120,7 @@ async fn session(
             client_addr: node.config.client_addr.to_string(),
             epoch: repl.state.epoch,
             last_lsn: journal.last_lsn(),
+            snapshot_lsn: node.snapshots.lsn,
             history: repl.state.history.entries().to_vec(),
             applies: !repl.warm,
         }
@@ -148,6 +149,14 @@ async fn session(
     }
     let mut next = match welcome.start {
         Start::Resume { from_lsn } => from_lsn,
+        Start::Truncate { keep_through } => {
+            let mut node = node.borrow_mut();
+            let cut = close_and_set_aside(&mut node, Some(keep_through), welcome.epoch)
+                .and_then(|()| cut_back(&mut node, keep_through));
+            reopen_after_failure(&mut node, cut)
+                .map_err(|e| io::Error::other(format!("cannot cut the log back: {e}")))?;
+            keep_through + 1
+        }
         Start::FullSync {
             snapshot_lsn,
             bytes,
@@ -289,10 +298,9 @@ async fn receive_snapshot(
     }
     drop(loaded);
     let mut node = node.borrow_mut();
-    if let Some(keep) = keep_through {
-        set_aside_divergent(&node, keep, welcome.epoch);
-    }
-    install_snapshot(&mut node, &data_dir, &temp, snapshot_lsn)
+    let installed = close_and_set_aside(&mut node, keep_through, welcome.epoch)
+        .and_then(|()| install_snapshot(&mut node, &data_dir, &temp, snapshot_lsn));
+    reopen_after_failure(&mut node, installed)
         .map_err(|e| io::Error::other(format!("cannot install the snapshot: {e}")))?;
     let repl = node.repl.as_mut().expect("replication");
     repl.link.syncing = false;
@@ -303,8 +311,26 @@ async fn receive_snapshot(
 
 /// Writes the records after `keep_through` as RESP commands to
 /// `divergent/`, for the operator: the new primary does not have them.
-fn set_aside_divergent(node: &Node, keep_through: u64, new_epoch: u64) {
+/// Stops any snapshot and closes the log (so every record is on disk);
+/// then, when the log diverged after `keep_through`, sets its records after
+/// that point aside. The caller replaces the data next.
+fn close_and_set_aside(
+    node: &mut Node,
+    keep_through: Option<u64>,
+    new_epoch: u64,
+) -> Result<(), String> {
+    stop_snapshot(node);
     let last = node.last_lsn();
+    if let Some(journal) = node.journal.take() {
+        journal.close().map_err(|e| e.to_string())?;
+    }
+    if let Some(keep_through) = keep_through {
+        set_aside_divergent(node, keep_through, last, new_epoch);
+    }
+    Ok(())
+}
+
+fn set_aside_divergent(node: &Node, keep_through: u64, last: u64, new_epoch: u64) {
     if last <= keep_through {
         return;
     }
@@ -364,19 +390,73 @@ fn encode_command(out: &mut Vec<u8>, argv: &[&[u8]]) {
     }
 }
 
-/// Replaces this node's data with the received snapshot: closes the log,
-/// deletes it and the older snapshots, installs the snapshot, and starts
-/// over from it.
-fn install_snapshot(node: &mut Node, data_dir: &Path, temp: &Path, lsn: u64) -> Result<(), String> {
+/// Cuts this node's log after `keep_through` (its records after it were
+/// set aside) and rebuilds the keyspace from the snapshot and the log that
+/// remains, so it holds exactly the primary's prefix.
+fn cut_back(node: &mut Node, keep_through: u64) -> Result<(), String> {
+    let data_dir = node.config.data_dir.clone();
+    // A snapshot taken after the divergence point holds divergent data.
+    let dir = daisy_snapshot::SnapshotDir::new(persistence::snapshot_dir(&data_dir));
+    for (lsn, path) in dir.list().map_err(|e| e.to_string())? {
+        if lsn > keep_through {
+            std::fs::remove_file(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+    }
+    let disk = daisy_log::RealDisk::new();
+    let removed = daisy_log::truncate_after(&disk, &persistence::log_dir(&data_dir), keep_through)
+        .map_err(|e| e.to_string())?;
+    tracing::warn!("cut {removed} divergent records from the log; it now ends at LSN {keep_through}");
+    reload(node)
+}
+
+/// After a failed change of the data on disk: reopens what is there, so the
+/// node keeps a log to retry with. A node that cannot even do that stops.
+fn reopen_after_failure(node: &mut Node, outcome: Result<(), String>) -> Result<(), String> {
+    let Err(error) = outcome else {
+        return Ok(());
+    };
+    if node.journal.is_none() {
+        if let Err(reopen) = reload(node) {
+            panic!("cannot reopen the data directory after a failed resync ({error}): {reopen}");
+        }
+    }
+    Err(error)
+}
+
+/// Drops a snapshot in progress (its image is about to be replaced).
+fn stop_snapshot(node: &mut Node) {
     if let Some(mut job) = node.snapshots.job.take() {
         let _ = job.poll(&mut node.db);
         if node.db.snapshot_in_progress() {
             node.db.abort_snapshot();
         }
     }
-    if let Some(journal) = node.journal.take() {
-        journal.close().map_err(|e| e.to_string())?;
-    }
+}
+
+/// Rebuilds the keyspace and the journal from what is on disk.
+fn reload(node: &mut Node) -> Result<(), String> {
+    let apply = !node.holds_no_data();
+    node.db = daisy_keyspace::Db::new(node.rng.next_u64());
+    node.db.set_delete_expired(false);
+    let recovered = persistence::recover_node(
+        &node.config,
+        &mut node.db,
+        &mut node.rng,
+        &node.settings,
+        apply,
+        &node.signals,
+    )?;
+    node.snapshots.lsn = recovered.snapshot_lsn;
+    node.snapshots.saved_ms = recovered.snapshot_created_ms;
+    node.journal = Some(recovered.journal);
+    Ok(())
+}
+
+/// Replaces this node's data with the received snapshot: closes the log,
+/// deletes it and the older snapshots, installs the snapshot, and starts
+/// over from it.
+fn install_snapshot(node: &mut Node, data_dir: &Path, temp: &Path, lsn: u64) -> Result<(), String> {
+    close_and_set_aside(node, None, 0)?;
     let log_dir = persistence::log_dir(data_dir);
     if log_dir.exists() {
         std::fs::remove_dir_all(&log_dir)
@@ -394,21 +474,7 @@ fn install_snapshot(node: &mut Node, data_dir: &Path, temp: &Path, lsn: u64) -> 
     std::fs::File::open(&snapshot_dir)
         .and_then(|d| d.sync_all())
         .map_err(|e| e.to_string())?;
-    let apply = !node.holds_no_data();
-    node.db = daisy_keyspace::Db::new(node.rng.next_u64());
-    node.db.set_delete_expired(false);
-    let recovered = persistence::recover_node(
-        &node.config,
-        &mut node.db,
-        &mut node.rng,
-        &node.settings,
-        apply,
-        &node.signals,
-    )?;
-    node.snapshots.lsn = recovered.snapshot_lsn;
-    node.snapshots.saved_ms = recovered.snapshot_created_ms;
-    node.journal = Some(recovered.journal);
-    Ok(())
+    reload(node)
 }
 
 /// Appends and applies records as they come.
