@@ -35,6 +35,16 @@ pub enum LogError {
     },
     /// The replay callback refused the record with this LSN.
     Replay { lsn: u64, source: ReplayError },
+    /// [`crate::truncate_after`] was asked to make the log end at `lsn`,
+    /// which is before the log starts: it holds LSNs `first_lsn..=end_lsn`
+    /// (none if `end_lsn < first_lsn`), a snapshot replaced the ones
+    /// before, and it can end at `first_lsn - 1` at the earliest. Nothing
+    /// was changed.
+    CutBeforeStart {
+        lsn: u64,
+        first_lsn: u64,
+        end_lsn: u64,
+    },
     /// `close` gave up on a failing disk: records up to `appended_lsn` were
     /// accepted but only those up to `durable_lsn` are durable.
     NotDurable {
@@ -85,6 +95,24 @@ impl fmt::Display for LogError {
             ),
             LogError::Replay { lsn, source } => {
                 write!(f, "replaying log record {lsn} failed: {source}")
+            }
+            LogError::CutBeforeStart {
+                lsn,
+                first_lsn,
+                end_lsn,
+            } => {
+                write!(f, "cannot cut the log after LSN {lsn}: ")?;
+                if end_lsn < first_lsn {
+                    write!(f, "it holds no record and starts at LSN {first_lsn}")?;
+                } else {
+                    write!(f, "it holds LSNs {first_lsn}..={end_lsn} only")?;
+                }
+                write!(
+                    f,
+                    " (a snapshot replaced the records before), so it can end at LSN {} \
+                     at the earliest",
+                    first_lsn - 1
+                )
             }
             LogError::NotDurable {
                 durable_lsn,

@@ -17,7 +17,9 @@
 //! - [`recover`]: startup, streaming the records after the snapshot; [`check`]:
 //!   the read-only report behind `daisy check`;
 //! - [`LogReader`]: reading a live log from any retained LSN while the
-//!   writer appends and deletes old segments (replication's catch-up).
+//!   writer appends and deletes old segments (replication's catch-up);
+//! - [`truncate_after`]: cutting a closed log back to an LSN (a former
+//!   primary dropping the records the new primary does not have).
 //!
 //! Must never: acknowledge a record that a crash could take back under the
 //! chosen fsync policy, skip or reorder a record, or guess past damage.
@@ -40,6 +42,7 @@ mod recovery;
 mod scan;
 mod service;
 mod sim_disk;
+mod truncate;
 mod window;
 mod writer;
 
@@ -62,4 +65,5 @@ pub use recovery::{recover, Recovery};
 pub use scan::{SegmentInfo, TornTail};
 pub use service::{LogFailure, LogHandle, LogService, LogStatus, OnDurable};
 pub use sim_disk::{CrashPlan, SimDisk};
+pub use truncate::truncate_after;
 pub use writer::LogWriter;

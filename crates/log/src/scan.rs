@@ -98,6 +98,18 @@ pub(crate) struct ScanProgress {
     pub last_record: Option<(u64, u64)>,
     pub records: u64,
     pub torn_tail: Option<TornTail>,
+    /// Set by the caller before the scan: an LSN whose record to locate.
+    pub locate_lsn: Option<u64>,
+    /// Where that record starts, if the scan read it whole and valid.
+    pub located: Option<RecordPosition>,
+}
+
+/// Where a record starts: the segment (an index into
+/// [`ScanProgress::segments`]) and the byte offset in it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct RecordPosition {
+    pub segment: usize,
+    pub offset: u64,
 }
 
 impl ScanProgress {
@@ -410,6 +422,12 @@ pub(crate) fn check_record_order(
 }
 
 fn note_record(progress: &mut ScanProgress, header: &RecordHeader, end_offset: u64) {
+    if progress.locate_lsn == Some(header.lsn) {
+        progress.located = Some(RecordPosition {
+            segment: progress.segments.len() - 1,
+            offset: end_offset - header.record_bytes(),
+        });
+    }
     progress.next_lsn = Some(header.lsn + 1);
     progress.records += 1;
     if progress.first_record.is_none() {
