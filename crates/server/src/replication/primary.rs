@@ -157,7 +157,10 @@ fn admit(node: &Rc<RefCell<Node>>, hello: &Hello) -> Result<Admitted, ToSecondar
             || from_lsn > last_lsn
             || log_holds(&node_ref, from_lsn));
     let can_send_from = |lsn: u64| {
-        journal.backlog().first_lsn().is_some_and(|first| first <= lsn)
+        journal
+            .backlog()
+            .first_lsn()
+            .is_some_and(|first| first <= lsn)
             || lsn > last_lsn
             || log_holds(&node_ref, lsn)
     };

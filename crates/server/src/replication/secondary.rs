@@ -405,7 +405,9 @@ fn cut_back(node: &mut Node, keep_through: u64) -> Result<(), String> {
     let disk = daisy_log::RealDisk::new();
     let removed = daisy_log::truncate_after(&disk, &persistence::log_dir(&data_dir), keep_through)
         .map_err(|e| e.to_string())?;
-    tracing::warn!("cut {removed} divergent records from the log; it now ends at LSN {keep_through}");
+    tracing::warn!(
+        "cut {removed} divergent records from the log; it now ends at LSN {keep_through}"
+    );
     reload(node)
 }
 
