@@ -92,6 +92,8 @@ pub struct Replication {
     pub link: Link,
     /// Woken when acknowledgements arrive or the role changes.
     pub changed: Rc<Notify>,
+    /// Woken only when the role changes (promotion, stepping down).
+    role_changed: Rc<Notify>,
     /// Bumped on every role change: tasks of an older generation stop.
     pub generation: u64,
     /// Sessions of the senders, per secondary: a newer one replaces older.
@@ -133,6 +135,7 @@ impl Replication {
             warm: config.standby == "warm",
             link: Link::default(),
             changed: Rc::new(Notify::new()),
+            role_changed: Rc::new(Notify::new()),
             generation: 0,
             next_session: 0,
         }))
@@ -159,6 +162,7 @@ impl Replication {
     fn bump_generation(&mut self) {
         self.generation += 1;
         self.changed.notify_waiters();
+        self.role_changed.notify_waiters();
     }
 }
 
@@ -469,7 +473,7 @@ async fn pause(node: &Rc<RefCell<Node>>, duration: Duration) {
         .borrow()
         .repl
         .as_ref()
-        .map(|r| r.changed.clone())
+        .map(|r| r.role_changed.clone())
         .expect("replication");
     let _ = tokio::time::timeout(duration, changed.notified()).await;
 }
