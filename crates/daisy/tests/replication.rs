@@ -452,6 +452,21 @@ impl Cluster {
             .unwrap_or_else(|e| panic!("{} failed: {e}\n{}", format_command(argv), self.context()))
     }
 
+    /// Restarts the deposed primary `old`: it must follow `new` at `epoch`,
+    /// having cut its divergent records back rather than copied everything.
+    fn restart_old_primary(&mut self, old: &str, new: &str, epoch: u64, what: &str) {
+        self.restart(old);
+        let rejoined = self.wait_following(old, new, SETTLE_TIMEOUT);
+        self.expect(
+            rejoined.number("epoch") == Some(epoch),
+            &format!("{what}: the old primary rejoined at the wrong epoch: {rejoined}"),
+        );
+        self.expect(
+            rejoined.number("full_syncs") == Some(0),
+            &format!("{what}: the old primary needed a full copy to rejoin: {rejoined}"),
+        );
+    }
+
     /// SAVE on `id`, waiting out a background snapshot already running.
     fn save(&self, id: &str) {
         self.wait_for(&format!("SAVE on node {id}"), SETTLE_TIMEOUT, || {
@@ -1158,16 +1173,7 @@ fn failover_without_loss(
 
     // Phase 5: the old primary comes back as the new one's secondary; writes
     // flow again and both hold the same data.
-    cluster.restart("a");
-    let rejoined = cluster.wait_following("a", "b", SETTLE_TIMEOUT);
-    cluster.expect(
-        rejoined.number("epoch") == Some(epoch + 1),
-        &format!("{what}: the old primary rejoined at the wrong epoch: {rejoined}"),
-    );
-    cluster.expect(
-        rejoined.number("full_syncs") == Some(0),
-        &format!("{what}: the old primary needed a full copy to rejoin: {rejoined}"),
-    );
+    cluster.restart_old_primary("a", "b", epoch + 1, &what);
     cluster.wait_writable("b");
     cluster.load("b", &format!("after:{level}:r{round}"), 0..100);
     let digest = cluster.wait_same_data(&["b", "a"], SETTLE_TIMEOUT);
@@ -1264,16 +1270,7 @@ fn one_safe_failover(round: usize, fate: SecondaryFate, random: &mut XorShift, r
     cluster.load("b", &format!("after:{prefix}"), 0..100);
 
     // Phase 4: the deposed primary rejoins; it never serves what was lost.
-    cluster.restart("a");
-    let rejoined = cluster.wait_following("a", "b", SETTLE_TIMEOUT);
-    cluster.expect(
-        rejoined.number("epoch") == Some(epoch + 1),
-        &format!("{what}: the old primary rejoined at the wrong epoch: {rejoined}"),
-    );
-    cluster.expect(
-        rejoined.number("full_syncs") == Some(0),
-        &format!("{what}: the old primary needed a full copy to rejoin: {rejoined}"),
-    );
+    cluster.restart_old_primary("a", "b", epoch + 1, &what);
     cluster.assert_not_served("a", &missing, &format!("{what}, as it rejoined"));
 
     // Phase 5: it reported every lost acknowledged write.
