@@ -1952,3 +1952,52 @@ fn config_set_safeness_changes_the_level() {
         &format!("CONFIG SET safeness 3-safe gave {bad}"),
     );
 }
+
+// ---------------------------------------------------------------------------
+// Garbage on the peer port
+
+/// The peer port takes input from the network like the client port:
+/// random bytes, an absurd frame length, a frame that is no message, or an
+/// acknowledgement before any handshake close that connection only; the
+/// node goes on serving clients and its secondary.
+#[test]
+fn garbage_on_the_peer_port_closes_only_that_connection() {
+    use std::io::{Read, Write};
+    let repro = repro("garbage_on_the_peer_port_closes_only_that_connection");
+    let layout = [("a", "sync"), ("b", "sync")];
+    let mut cluster = Cluster::new("peer-garbage", &layout, "a", &[], &repro.line);
+    cluster.start("a", &[]);
+    cluster.start("b", &[]);
+    cluster.wait_following("b", "a", SETTLE_TIMEOUT);
+    let peer = cluster.members[0].peer_port;
+    let mut random = XorShift::new(repro.seed);
+    let mut payloads: Vec<Vec<u8>> = vec![
+        u32::MAX.to_be_bytes().to_vec(),
+        vec![0, 0, 0, 3, 0xff, 0xff, 0xff],
+        vec![0, 0, 0, 0],
+        // An Ack (variant 1) with no handshake first.
+        vec![0, 0, 0, 4, 1, 1, 1, 1],
+        b"*1\r\n$4\r\nPING\r\n".to_vec(),
+    ];
+    for _ in 0..20 {
+        let len = 1 + random.below(4096);
+        payloads.push((0..len).map(|_| random.next_u64() as u8).collect());
+    }
+    for payload in &payloads {
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", peer)).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        let _ = stream.write_all(payload);
+        let _ = stream.shutdown(std::net::Shutdown::Write);
+        let mut sink = Vec::new();
+        let _ = stream.take(1 << 20).read_to_end(&mut sink);
+    }
+    let reply = cluster.call_once("a", &["SET", "after-garbage", "1"]);
+    cluster.expect(
+        is_ok(&reply),
+        &format!("a write after peer garbage gave {reply}"),
+    );
+    cluster.wait_following("b", "a", SETTLE_TIMEOUT);
+    cluster.wait_same_data(&["a", "b"], SETTLE_TIMEOUT);
+}

@@ -27,19 +27,30 @@ use crate::persistence;
 const BATCH_BYTES: usize = 256 * 1024;
 /// Bytes per snapshot chunk.
 const SNAPSHOT_CHUNK_BYTES: usize = 1024 * 1024;
+/// Most peer connections open at once (secondaries, probes, and anything
+/// else that connects); more are closed at once.
+const PEER_CONNECTIONS_MAX: usize = 256;
 /// Pause after a failed accept.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
 pub async fn peer_listener(listener: TcpListener, node: Rc<RefCell<Node>>) {
+    let open = Rc::new(std::cell::Cell::new(0usize));
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
+                if open.get() >= PEER_CONNECTIONS_MAX {
+                    tracing::warn!(%peer, "too many peer connections; closing this one");
+                    continue;
+                }
                 let _ = stream.set_nodelay(true);
                 let node = node.clone();
+                let open = open.clone();
+                open.set(open.get() + 1);
                 tokio::task::spawn_local(async move {
                     if let Err(error) = serve_peer(&node, stream).await {
                         tracing::info!(%peer, %error, "peer connection ended");
                     }
+                    open.set(open.get() - 1);
                 });
             }
             Err(error) => {
