@@ -27,6 +27,9 @@ use crate::persistence;
 const BATCH_BYTES: usize = 256 * 1024;
 /// Bytes per snapshot chunk.
 const SNAPSHOT_CHUNK_BYTES: usize = 1024 * 1024;
+/// How long a moved commit watermark waits to ride on records before it
+/// is sent alone.
+const COMMIT_ALONE_AFTER: Duration = Duration::from_millis(2);
 /// Most peer connections open at once (secondaries, probes, and anything
 /// else that connects); more are closed at once.
 const PEER_CONNECTIONS_MAX: usize = 256;
@@ -355,7 +358,17 @@ async fn send_records(
             sent_commit = commit_lsn;
             continue;
         }
-        if last_sent.elapsed() >= HEARTBEAT_INTERVAL || commit_lsn != sent_commit {
+        // A watermark that moved rides on the next records; alone it is sent
+        // once the link has been quiet for a moment, so a busy link does not
+        // carry an extra message per round.
+        let commit_pending = commit_lsn != sent_commit;
+        let due = last_sent
+            + if commit_pending {
+                COMMIT_ALONE_AFTER
+            } else {
+                HEARTBEAT_INTERVAL
+            };
+        if tokio::time::Instant::now() >= due {
             let beat = ToSecondary::Heartbeat {
                 epoch,
                 last_lsn,
@@ -364,6 +377,7 @@ async fn send_records(
             wire::write_message(writer, &beat, LINK_TIMEOUT).await?;
             last_sent = tokio::time::Instant::now();
             sent_commit = commit_lsn;
+            continue;
         }
         let notified = appended.notified();
         tokio::pin!(notified);
@@ -378,17 +392,10 @@ async fn send_records(
             }
             continue;
         }
-        if node
-            .borrow()
-            .commit_lsn(node.borrow().repl.as_ref().expect("replication").safeness)
-            != sent_commit
-        {
-            continue;
-        }
         tokio::select! {
             _ = notified => {}
-            _ = acknowledged => {}
-            _ = tokio::time::sleep(HEARTBEAT_INTERVAL) => {}
+            _ = acknowledged, if !commit_pending => {}
+            _ = tokio::time::sleep_until(due) => {}
         }
     }
 }
