@@ -2001,3 +2001,51 @@ fn garbage_on_the_peer_port_closes_only_that_connection() {
     cluster.wait_following("b", "a", SETTLE_TIMEOUT);
     cluster.wait_same_data(&["a", "b"], SETTLE_TIMEOUT);
 }
+
+// ---------------------------------------------------------------------------
+// A silent secondary
+
+/// A secondary that stops answering without closing its connection
+/// (SIGSTOP): a 2-safe write waits about `sync-timeout-ms`, then fails with
+/// -NOREPLICAS (never an acknowledgement); once the secondary runs again
+/// writes are acknowledged again and nothing was lost.
+#[test]
+fn a_silent_secondary_turns_writes_into_noreplicas() {
+    let repro = repro("a_silent_secondary_turns_writes_into_noreplicas");
+    let layout = [("a", "sync"), ("b", "sync")];
+    let timeout = SYNC_TIMEOUT_MS.to_string();
+    let common = ["--sync-timeout-ms", &timeout];
+    let mut cluster = Cluster::new("silent", &layout, "a", &common, &repro.line);
+    cluster.start("a", &[]);
+    cluster.start("b", &[]);
+    cluster.wait_following("b", "a", SETTLE_TIMEOUT);
+    cluster.wait_writable("a");
+    let pid = cluster.members[1].process.as_ref().expect("b runs").pid();
+    let signal = |name: &str| {
+        let status = std::process::Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(pid.to_string())
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -{name} {pid}");
+    };
+    signal("STOP");
+    let mut conn = cluster.connect("a");
+    let started = Instant::now();
+    let reply = cluster.call(&mut conn, &["SET", "while-silent", "1"]);
+    let waited = started.elapsed();
+    signal("CONT");
+    cluster.expect_error(&reply, "NOREPLICAS", "a 2-safe write while b is stopped");
+    cluster.expect(
+        waited >= Duration::from_millis(SYNC_TIMEOUT_MS / 2)
+            && waited <= Duration::from_millis(SYNC_TIMEOUT_MS) + NOREPLICAS_SLACK,
+        &format!("the write failed after {waited:?}, not about {SYNC_TIMEOUT_MS} ms"),
+    );
+    cluster.wait_writable("a");
+    let reply = cluster.call(&mut conn, &["SET", "after-silence", "1"]);
+    cluster.expect(
+        is_ok(&reply),
+        &format!("a write after SIGCONT gave {reply}"),
+    );
+    cluster.wait_same_data(&["a", "b"], SETTLE_TIMEOUT);
+}
