@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 mod admin;
+mod status;
 
 use clap::{Args, Parser, Subcommand};
 use daisy_server::config::parse_memory;
@@ -35,6 +36,16 @@ enum Command {
         /// The node's data directory.
         #[arg(long)]
         data_dir: PathBuf,
+    },
+    /// Show the replication state of a node's fragment: every member with
+    /// its role, epoch, LSNs, lag and link.
+    Status {
+        /// Any member's client address.
+        #[arg(long)]
+        addr: String,
+        /// Password, if the nodes require one.
+        #[arg(long, env = "DAISY_PASSWORD")]
+        password: Option<String>,
     },
     /// Make a secondary the primary at a new epoch (sends DAISY PROMOTE).
     Promote {
@@ -214,6 +225,16 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         }
+        Command::Status { addr, password } => match status::render(&addr, password.as_deref()) {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("daisy status: {error}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Promote {
             addr,
             force,

@@ -2049,3 +2049,53 @@ fn a_silent_secondary_turns_writes_into_noreplicas() {
     );
     cluster.wait_same_data(&["a", "b"], SETTLE_TIMEOUT);
 }
+
+// ---------------------------------------------------------------------------
+// daisy status
+
+/// `daisy status --addr` on any member prints every member of the fragment
+/// with its role, epoch and LSNs; a dead member shows as down.
+#[test]
+fn daisy_status_prints_the_fragment() {
+    let repro = repro("daisy_status_prints_the_fragment");
+    let layout = [("a", "sync"), ("b", "sync"), ("c", "dr")];
+    let mut cluster = Cluster::new("status", &layout, "a", &[], &repro.line);
+    for id in ["a", "b", "c"] {
+        cluster.start(id, &[]);
+    }
+    cluster.wait_following("b", "a", SETTLE_TIMEOUT);
+    cluster.wait_following("c", "a", SETTLE_TIMEOUT);
+    cluster.load("a", "status", 0..10);
+    let status = |port: u16| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_daisy"))
+            .args(["status", "--addr", &format!("127.0.0.1:{port}")])
+            .output()
+            .expect("daisy status runs");
+        assert!(output.status.success(), "daisy status failed: {output:?}");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let text = status(cluster.port("b"));
+    let line = |text: &str, node: &str| {
+        text.lines()
+            .find(|l| l.starts_with(&format!("{node} ")))
+            .unwrap_or_else(|| panic!("no line for {node} in:\n{text}"))
+            .to_string()
+    };
+    cluster.expect(
+        line(&text, "a").contains("primary") && line(&text, "b").contains("secondary (sync)"),
+        &format!("daisy status from b:\n{text}"),
+    );
+    cluster.expect(
+        line(&text, "c").contains("secondary (dr)") && line(&text, "c").ends_with("up"),
+        &format!("daisy status from b:\n{text}"),
+    );
+    cluster.kill("c");
+    cluster.wait_for("c shown down", SETTLE_TIMEOUT, || {
+        let text = status(cluster.port("a"));
+        if line(&text, "c").ends_with("down") {
+            Ok(())
+        } else {
+            Err(text)
+        }
+    });
+}
