@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 mod admin;
+mod local;
 mod status;
 
 use clap::{Args, Parser, Subcommand};
@@ -36,6 +37,29 @@ enum Command {
         /// The node's data directory.
         #[arg(long)]
         data_dir: PathBuf,
+    },
+    /// Run a whole cluster on this machine (child processes on 127.0.0.1)
+    /// until Ctrl-C: node nI listens on BASE_PORT+I-1 for clients and
+    /// BASE_PORT+1000+I-1 for peers, with its data in DIR/nI.
+    Local {
+        /// Redundancy model: single (one node) or active-standby (a primary and hot standbys).
+        #[arg(long, default_value = "active-standby", value_parser = ["single", "active-standby"])]
+        model: String,
+        /// When writes are acknowledged.
+        #[arg(long, default_value = "2-safe", value_parser = ["1-safe", "2-safe", "2-safe-committed", "very-safe"])]
+        safeness: String,
+        /// Data nodes (active-standby: 2 to 9) [default: 2; single: 1].
+        #[arg(long)]
+        nodes: Option<usize>,
+        /// First client port.
+        #[arg(long, default_value_t = 7001)]
+        base_port: u16,
+        /// Directory for the nodes' data and logs.
+        #[arg(long, default_value = "daisy-local")]
+        dir: PathBuf,
+        /// Secondaries are hot (apply continuously) or warm (apply when promoted).
+        #[arg(long, default_value = "hot", value_parser = ["hot", "warm"])]
+        standby: String,
     },
     /// Show the replication state of a node's fragment: every member with
     /// its role, epoch, LSNs, lag and link.
@@ -225,6 +249,21 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         }
+        Command::Local {
+            model,
+            safeness,
+            nodes,
+            base_port,
+            dir,
+            standby,
+        } => local::run(local::LocalOptions {
+            model,
+            safeness,
+            nodes,
+            base_port,
+            dir,
+            standby,
+        }),
         Command::Status { addr, password } => match status::render(&addr, password.as_deref()) {
             Ok(text) => {
                 print!("{text}");

@@ -1,0 +1,289 @@
+//! `daisy local`: a whole cluster on this machine, as child processes on
+//! loopback, for trying DaisyDB out and for development.
+//!
+//! Node `nI` (I from 1) gets client port `base + I - 1`, peer port
+//! `base + 1000 + I - 1` and data directory `DIR/nI` (log in `DIR/nI.log`).
+//! The first node is the primary on a first start; later starts keep each
+//! node's saved role. Ctrl-C (or SIGTERM) stops every node cleanly.
+
+use std::fs::{self, OpenOptions};
+use std::io::{self, Write};
+use std::net::TcpStream;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long the nodes may take to answer after they start.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a node may take to stop after SIGTERM before it is killed.
+const STOP_TIMEOUT: Duration = Duration::from_secs(15);
+/// How often the children are checked.
+const POLL: Duration = Duration::from_millis(100);
+/// Peer ports sit this far above the client ports.
+const PEER_PORT_OFFSET: u16 = 1000;
+/// Most nodes `daisy local` starts.
+pub const NODES_MAX: usize = 9;
+
+pub struct LocalOptions {
+    pub model: String,
+    pub safeness: String,
+    /// `None`: the model's default.
+    pub nodes: Option<usize>,
+    pub base_port: u16,
+    pub dir: PathBuf,
+    pub standby: String,
+}
+
+struct Node {
+    id: String,
+    client_port: u16,
+    child: Child,
+    exited: bool,
+}
+
+pub fn run(options: LocalOptions) -> ExitCode {
+    match start(&options) {
+        Ok(nodes) => supervise(nodes, &options),
+        Err(error) => {
+            eprintln!("daisy local: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn node_count(options: &LocalOptions) -> Result<usize, String> {
+    match (options.model.as_str(), options.nodes) {
+        ("single", None | Some(1)) => Ok(1),
+        ("single", Some(_)) => Err("the single model has one node".into()),
+        ("active-standby", None) => Ok(2),
+        ("active-standby", Some(n)) if (2..=NODES_MAX).contains(&n) => Ok(n),
+        ("active-standby", Some(n)) => Err(format!(
+            "active-standby needs 2 to {NODES_MAX} nodes, not {n}"
+        )),
+        (other, _) => Err(format!("model '{other}' is not available")),
+    }
+}
+
+fn start(options: &LocalOptions) -> Result<Vec<Node>, String> {
+    let count = node_count(options)?;
+    let last_peer = u32::from(options.base_port) + u32::from(PEER_PORT_OFFSET) + count as u32;
+    if options.base_port < 1024 || last_peer > u32::from(u16::MAX) {
+        return Err(format!(
+            "--base-port {} leaves no room for {count} client and peer ports",
+            options.base_port
+        ));
+    }
+    fs::create_dir_all(&options.dir)
+        .map_err(|e| format!("cannot create {}: {e}", options.dir.display()))?;
+    let ids: Vec<String> = (1..=count).map(|i| format!("n{i}")).collect();
+    let client_port = |i: usize| options.base_port + i as u16;
+    let peer_port = |i: usize| options.base_port + PEER_PORT_OFFSET + i as u16;
+    let members = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| format!("{id}=127.0.0.1:{}", peer_port(i)))
+        .collect::<Vec<_>>()
+        .join(",");
+    let binary = std::env::current_exe().map_err(|e| format!("cannot find this binary: {e}"))?;
+    let mut nodes = Vec::new();
+    for (i, id) in ids.iter().enumerate() {
+        let mut args = vec![
+            "server".to_string(),
+            "--node-id".into(),
+            id.clone(),
+            "--client-addr".into(),
+            format!("127.0.0.1:{}", client_port(i)),
+            "--data-dir".into(),
+            options.dir.join(id).display().to_string(),
+        ];
+        if count > 1 {
+            args.extend([
+                "--peer-addr".into(),
+                format!("127.0.0.1:{}", peer_port(i)),
+                "--members".into(),
+                members.clone(),
+                "--primary".into(),
+                ids[0].clone(),
+                "--safeness".into(),
+                options.safeness.clone(),
+                "--standby".into(),
+                options.standby.clone(),
+            ]);
+        }
+        match spawn(&binary, &args, &options.dir.join(format!("{id}.log"))) {
+            Ok(child) => nodes.push(Node {
+                id: id.clone(),
+                client_port: client_port(i),
+                child,
+                exited: false,
+            }),
+            Err(error) => {
+                stop_all(&mut nodes);
+                return Err(format!("cannot start {id}: {error}"));
+            }
+        }
+    }
+    if let Err(error) = wait_ready(&mut nodes, &options.dir) {
+        stop_all(&mut nodes);
+        return Err(error);
+    }
+    Ok(nodes)
+}
+
+fn spawn(binary: &Path, args: &[String], log: &Path) -> io::Result<Child> {
+    let log_file = OpenOptions::new().create(true).append(true).open(log)?;
+    let mut command = Command::new(binary);
+    command
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(log_file.try_clone()?)
+        .stderr(log_file);
+    // SAFETY: prctl is async-signal-safe; it only asks the kernel to send
+    // SIGTERM to the child if this process dies first, so no node outlives
+    // `daisy local` even when it is killed.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    command.spawn()
+}
+
+/// Waits until every node accepts connections on its client port.
+fn wait_ready(nodes: &mut [Node], dir: &Path) -> Result<(), String> {
+    let deadline = Instant::now() + START_TIMEOUT;
+    for node in nodes.iter_mut() {
+        loop {
+            if let Ok(Some(status)) = node.child.try_wait() {
+                return Err(format!(
+                    "{} exited during startup ({status}); see {}",
+                    node.id,
+                    dir.join(format!("{}.log", node.id)).display()
+                ));
+            }
+            let addr = ([127, 0, 0, 1], node.client_port).into();
+            if TcpStream::connect_timeout(&addr, POLL).is_ok() {
+                break;
+            }
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "{} did not answer on port {} within {START_TIMEOUT:?}",
+                    node.id, node.client_port
+                ));
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+    Ok(())
+}
+
+fn print_banner(nodes: &[Node], options: &LocalOptions) {
+    let mut out = io::stdout().lock();
+    let _ = writeln!(
+        out,
+        "DaisyDB local cluster: {} node(s), model {}, safeness {}",
+        nodes.len(),
+        options.model,
+        options.safeness
+    );
+    for (i, node) in nodes.iter().enumerate() {
+        let role = if i == 0 {
+            "primary on first start"
+        } else {
+            "secondary (send READONLY to read)"
+        };
+        let _ = writeln!(
+            out,
+            "  {}  redis-cli -p {:<5}  {role}",
+            node.id, node.client_port
+        );
+    }
+    let first = nodes.first().map_or(0, |n| n.client_port);
+    let _ = writeln!(
+        out,
+        "Status: daisy status --addr 127.0.0.1:{first}. Data and logs: {}.",
+        options.dir.display()
+    );
+    let _ = writeln!(out, "Ctrl-C stops every node.");
+    let _ = out.flush();
+}
+
+/// Runs until Ctrl-C or SIGTERM, reporting nodes that exit; then stops them.
+fn supervise(mut nodes: Vec<Node>, options: &LocalOptions) -> ExitCode {
+    print_banner(&nodes, options);
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("daisy local: {error}");
+            stop_all(&mut nodes);
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        let Ok(mut terminate) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        else {
+            return;
+        };
+        let mut poll = tokio::time::interval(POLL);
+        loop {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => break,
+                _ = terminate.recv() => break,
+                _ = poll.tick() => {
+                    for node in nodes.iter_mut().filter(|n| !n.exited) {
+                        if let Ok(Some(status)) = node.child.try_wait() {
+                            node.exited = true;
+                            println!("{} exited ({status}); the others keep running", node.id);
+                        }
+                    }
+                    if nodes.iter().all(|n| n.exited) {
+                        println!("every node has exited");
+                        return;
+                    }
+                }
+            }
+        }
+    });
+    println!(
+        "stopping {} node(s)",
+        nodes.iter().filter(|n| !n.exited).count()
+    );
+    stop_all(&mut nodes);
+    ExitCode::SUCCESS
+}
+
+/// SIGTERM to every node still running, then SIGKILL to any that has not
+/// stopped within the timeout.
+fn stop_all(nodes: &mut [Node]) {
+    for node in nodes.iter_mut() {
+        if let Ok(pid) = i32::try_from(node.child.id()) {
+            // SAFETY: sending a signal to our own child's pid.
+            unsafe {
+                libc::kill(pid, libc::SIGTERM);
+            }
+        }
+    }
+    let deadline = Instant::now() + STOP_TIMEOUT;
+    for node in nodes.iter_mut() {
+        loop {
+            match node.child.try_wait() {
+                Ok(Some(_)) | Err(_) => break,
+                Ok(None) if Instant::now() >= deadline => {
+                    eprintln!("{} did not stop in time; killing it", node.id);
+                    let _ = node.child.kill();
+                    let _ = node.child.wait();
+                    break;
+                }
+                Ok(None) => std::thread::sleep(POLL),
+            }
+        }
+    }
+}
