@@ -71,6 +71,23 @@ enum Command {
         #[arg(long, env = "DAISY_PASSWORD")]
         password: Option<String>,
     },
+    /// Planned switchover: the primary pauses writes, the target catches up
+    /// exactly and takes over at the next epoch, the old primary follows it
+    /// (sends DAISY SWITCHOVER to the primary).
+    Switchover {
+        /// The primary's client address.
+        #[arg(long)]
+        addr: String,
+        /// The node id of the secondary to hand over to.
+        #[arg(long)]
+        to: String,
+        /// Give up (writes resume on the primary) after this many ms.
+        #[arg(long, default_value_t = 10_000)]
+        timeout_ms: u64,
+        /// Password, if the node requires one.
+        #[arg(long, env = "DAISY_PASSWORD")]
+        password: Option<String>,
+    },
     /// Make a secondary the primary at a new epoch (sends DAISY PROMOTE).
     Promote {
         /// The secondary's client address.
@@ -274,6 +291,25 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Switchover {
+            addr,
+            to,
+            timeout_ms,
+            password,
+        } => {
+            let timeout = timeout_ms.to_string();
+            let argv = ["DAISY", "SWITCHOVER", to.as_str(), timeout.as_str()];
+            match admin::call(&addr, password.as_deref(), &argv) {
+                Ok(_) => {
+                    println!("{to} is the primary; {addr} follows it");
+                    ExitCode::SUCCESS
+                }
+                Err(error) => {
+                    eprintln!("daisy switchover: {error}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Promote {
             addr,
             force,

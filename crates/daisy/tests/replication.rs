@@ -2099,3 +2099,114 @@ fn daisy_status_prints_the_fragment() {
         }
     });
 }
+
+// ---------------------------------------------------------------------------
+// Planned switchover
+
+/// A writer that follows the primary across a switchover: on -TRYAGAIN or
+/// -READONLY it tries the other node. Returns the keys acknowledged and the
+/// longest time between two acknowledgements (the pause it saw).
+fn follow_primary_writes(
+    ports: [u16; 2],
+    prefix: &str,
+    stop: &AtomicBool,
+) -> (Vec<(String, String)>, Duration, Vec<String>) {
+    let mut conns = ports.map(RespConn::connect);
+    let mut on = 0;
+    let mut acked = Vec::new();
+    let mut odd = Vec::new();
+    let mut last_ack = Instant::now();
+    let mut longest = Duration::ZERO;
+    let mut i = 0u64;
+    while !stop.load(Ordering::Relaxed) {
+        let (key, value) = (format!("{prefix}:{i}"), format!("v{i}"));
+        match conns[on].call(&["SET", &key, &value]) {
+            Ok(reply) if is_ok(&reply) => {
+                acked.push((key, value));
+                longest = longest.max(last_ack.elapsed());
+                last_ack = Instant::now();
+                i += 1;
+            }
+            Ok(Resp::Error(text))
+                if text.starts_with(b"TRYAGAIN") || text.starts_with(b"READONLY") =>
+            {
+                on = 1 - on;
+                i += 1;
+            }
+            Ok(Resp::Error(text)) if text.starts_with(b"NOREPLICAS") => i += 1,
+            other => {
+                odd.push(format!("SET {key}: {other:?}"));
+                return (acked, longest, odd);
+            }
+        }
+    }
+    (acked, longest, odd)
+}
+
+/// DAISY SWITCHOVER under writers: the target takes over at the next epoch
+/// with every acknowledged write, the old primary follows it without a
+/// copy, the writers' pause is short, and switching back works the same.
+#[test]
+fn switchover_and_back_under_load_lose_nothing() {
+    let repro = repro("switchover_and_back_under_load_lose_nothing");
+    let layout = [("a", "sync"), ("b", "sync")];
+    let mut cluster = Cluster::new("switchover", &layout, "a", &[], &repro.line);
+    cluster.start("a", &[]);
+    cluster.start("b", &[]);
+    let epoch = cluster.epoch(&cluster.wait_following("b", "a", SETTLE_TIMEOUT), "b");
+    cluster.wait_writable("a");
+    let ports = [cluster.port("a"), cluster.port("b")];
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..8)
+        .map(|w| {
+            let stop = stop.clone();
+            thread::spawn(move || follow_primary_writes(ports, &format!("sw:w{w}"), &stop))
+        })
+        .collect();
+    for (round, (from, to)) in [("a", "b"), ("b", "a")].into_iter().enumerate() {
+        thread::sleep(Duration::from_millis(400));
+        let reply = cluster.call_once(from, &["DAISY", "SWITCHOVER", to]);
+        cluster.expect(
+            is_ok(&reply),
+            &format!("DAISY SWITCHOVER {to} on {from} gave {reply}"),
+        );
+        let info = cluster.info(to);
+        cluster.expect(
+            info.get("role") == "master" && info.number("epoch") == Some(epoch + 1 + round as u64),
+            &format!("{to} after the switchover: {info}"),
+        );
+        let old = cluster.wait_following(from, to, SETTLE_TIMEOUT);
+        cluster.expect(
+            old.number("full_syncs") == Some(0),
+            &format!("{from} needed a full copy to follow {to}: {old}"),
+        );
+    }
+    thread::sleep(Duration::from_millis(300));
+    stop.store(true, Ordering::Relaxed);
+    let mut acked = Vec::new();
+    let mut longest = Duration::ZERO;
+    for writer in writers {
+        let (keys, pause, odd) = writer.join().expect("writer");
+        cluster.expect(odd.is_empty(), &format!("unexpected replies: {odd:?}"));
+        acked.extend(keys);
+        longest = longest.max(pause);
+    }
+    cluster.expect(
+        acked.len() > 100,
+        &format!("only {} writes acknowledged", acked.len()),
+    );
+    let mut conn = cluster.connect("a");
+    let keys: Vec<&str> = acked.iter().map(|(k, _)| k.as_str()).collect();
+    let values = cluster.get_many(&mut conn, &keys);
+    for ((key, value), got) in acked.iter().zip(values) {
+        cluster.expect(
+            got == Resp::Bulk(value.clone().into_bytes()),
+            &format!("acknowledged {key}={value} but the primary has {got}"),
+        );
+    }
+    cluster.wait_same_data(&["a", "b"], SETTLE_TIMEOUT);
+    println!(
+        "switchover: {} writes acknowledged across two switchovers, longest pause a writer saw {longest:?}",
+        acked.len()
+    );
+}

@@ -73,6 +73,12 @@ pub enum ToSecondary {
         last_lsn: u64,
         commit_lsn: u64,
     },
+    /// A planned switchover: the secondary has every record up to
+    /// `last_lsn`; it takes office at `epoch` (the primary's epoch + 1).
+    Handover {
+        epoch: u64,
+        last_lsn: u64,
+    },
     /// The handshake was refused; `primary_id` names the primary this node
     /// knows of, if any.
     Refused {

@@ -92,6 +92,8 @@ pub(crate) struct Connection {
     /// The newest record this connection wrote (for WAIT).
     pub(crate) last_write_lsn: u64,
     pub(crate) wait_request: Option<WaitRequest>,
+    /// DAISY SWITCHOVER in progress: the target and the deadline.
+    pub(crate) switchover_wait: Option<(String, tokio::time::Instant)>,
 }
 
 impl Connection {
@@ -120,6 +122,7 @@ impl Connection {
             safeness: None,
             last_write_lsn: 0,
             wait_request: None,
+            switchover_wait: None,
         }
     }
 
@@ -315,6 +318,14 @@ impl Connection {
     /// WAIT: until enough secondaries hold this connection's last write,
     /// or the timeout; then the number that do.
     async fn wait_for_replicas(&mut self) {
+        if let Some((target, deadline)) = self.switchover_wait.take() {
+            let node = self.node.clone();
+            match crate::replication::complete_switchover(&node, &target, deadline).await {
+                Ok(()) => self.reply.ok(),
+                Err(error) => self.reply.error(&error),
+            }
+            return;
+        }
         let Some(request) = self.wait_request.take() else {
             return;
         };

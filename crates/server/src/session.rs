@@ -90,7 +90,7 @@ impl Connection {
             }
             "role" => crate::replication::report::role(node, &mut self.reply),
             "wait" => return self.wait_command(node, &argv, in_exec),
-            "daisy" => self.daisy_command(node, &argv),
+            "daisy" => return self.daisy_command(node, &argv),
             "lastsave" => {
                 let saved_ms = if node.snapshots.saved_ms > 0 {
                     node.snapshots.saved_ms
@@ -162,8 +162,47 @@ impl Connection {
         Step::Wait
     }
 
-    /// DAISY PROMOTE [FORCE].
-    fn daisy_command(&mut self, node: &mut Node, argv: &[Bytes]) {
+    /// DAISY PROMOTE [FORCE] | DAISY SWITCHOVER <node-id> [timeout-ms].
+    fn daisy_command(&mut self, node: &mut Node, argv: &[Bytes]) -> Step {
+        if is(&argv[1], "SWITCHOVER") {
+            return self.switchover_command(node, argv);
+        }
+        self.promote_command(node, argv);
+        Step::Continue
+    }
+
+    fn switchover_command(&mut self, node: &mut Node, argv: &[Bytes]) -> Step {
+        const DEFAULT_TIMEOUT_MS: i64 = 10_000;
+        let timeout = match argv.get(3).map(|a| parse_i64_opt(a)) {
+            None => DEFAULT_TIMEOUT_MS,
+            Some(Some(ms)) if (1..=600_000).contains(&ms) && argv.len() == 4 => ms,
+            Some(_) => {
+                self.reply
+                    .error("ERR usage: DAISY SWITCHOVER <node-id> [timeout-ms 1..600000]");
+                return Step::Continue;
+            }
+        };
+        let Some(target) = argv.get(2) else {
+            self.reply
+                .error("ERR usage: DAISY SWITCHOVER <node-id> [timeout-ms 1..600000]");
+            return Step::Continue;
+        };
+        let target = String::from_utf8_lossy(target).into_owned();
+        match node.begin_switchover(&target) {
+            Ok(()) => {
+                let deadline =
+                    tokio::time::Instant::now() + std::time::Duration::from_millis(timeout as u64);
+                self.switchover_wait = Some((target, deadline));
+                Step::Wait
+            }
+            Err(error) => {
+                self.reply.error(&error);
+                Step::Continue
+            }
+        }
+    }
+
+    fn promote_command(&mut self, node: &mut Node, argv: &[Bytes]) {
         let force = match argv.get(2) {
             None => false,
             Some(arg) if is(arg, "FORCE") && argv.len() == 3 => true,
@@ -174,7 +213,7 @@ impl Connection {
         };
         if !is(&argv[1], "PROMOTE") {
             self.reply.error(&format!(
-                "ERR unknown subcommand '{}'. Try DAISY PROMOTE [FORCE].",
+                "ERR unknown subcommand '{}'. Try DAISY PROMOTE [FORCE] or DAISY SWITCHOVER <node-id>.",
                 String::from_utf8_lossy(&argv[1])
             ));
             return;

@@ -48,6 +48,8 @@ const HEARTBEAT_INTERVAL: Duration = Duration::from_millis(100);
 const LINK_TIMEOUT: Duration = Duration::from_secs(3);
 /// Pause between attempts to reach a primary.
 const RETRY_PAUSE: Duration = Duration::from_millis(100);
+/// How often a switchover looks at its progress.
+const SWITCHOVER_POLL: Duration = Duration::from_millis(1);
 /// How often a primary checks that no member knows a newer epoch.
 const EPOCH_WATCH_INTERVAL: Duration = Duration::from_millis(300);
 
@@ -55,6 +57,13 @@ const EPOCH_WATCH_INTERVAL: Duration = Duration::from_millis(300);
 pub enum Role {
     Primary,
     Secondary,
+}
+
+/// A planned switchover in progress on the primary.
+pub struct Switchover {
+    pub target: String,
+    /// The handover message went to the target.
+    pub handed_over: bool,
 }
 
 /// A secondary's link to its primary.
@@ -100,6 +109,7 @@ pub struct Replication {
     next_session: u64,
     /// The membership's fingerprint, checked in every handshake and probe.
     pub cluster: u64,
+    pub switchover: Option<Switchover>,
 }
 
 impl Replication {
@@ -128,6 +138,7 @@ impl Replication {
             node_id: config.node_id.clone(),
             tracker: Tracker::new(&members, &config.node_id, config.sync_timeout_ms),
             cluster: daisy_replication::fingerprint(&members),
+            switchover: None,
             members,
             role,
             state,
@@ -206,6 +217,12 @@ impl Node {
         if !repl.is_primary() {
             return Some("READONLY You can't write against a read only replica.".into());
         }
+        if let Some(switchover) = &repl.switchover {
+            return Some(format!(
+                "TRYAGAIN A switchover to {} is in progress; retry on the new primary in a moment.",
+                switchover.target
+            ));
+        }
         repl.tracker
             .ready(level, now_ms())
             .err()
@@ -233,17 +250,30 @@ impl Node {
         if repl.link.syncing {
             return Err("ERR this node is still loading a snapshot from the primary".into());
         }
-        if repl.warm {
+        let epoch = repl.state.epoch + 1;
+        let last_lsn = self.last_lsn();
+        self.take_office(epoch, Some(last_lsn))?;
+        tracing::warn!(
+            "promoted to primary at epoch {epoch}, from LSN {last_lsn}: records of the old epoch after LSN {last_lsn} are not on this node"
+        );
+        Ok(epoch)
+    }
+
+    /// Becomes the primary at `epoch`: a warm standby loads its data, the
+    /// new epoch is saved before anything is served under it.
+    /// `promoted_at_lsn`: where the old epoch was cut off when records of
+    /// it may be lost (an operator's promotion); `None` for a handover.
+    fn take_office(&mut self, epoch: u64, promoted_at_lsn: Option<u64>) -> Result<(), String> {
+        if self.repl.as_ref().is_some_and(|r| r.warm) {
             self.load_applied_state()?;
         }
         let last_lsn = self.last_lsn();
-        let repl = self.repl.as_mut().expect("checked");
-        let epoch = repl.state.epoch + 1;
+        let repl = self.repl.as_mut().expect("replication");
         let mut state = repl.state.clone();
         state.epoch = epoch;
         state.primary_id = repl.node_id.clone();
         state.history.begin(epoch, last_lsn + 1);
-        state.promoted_at_lsn = Some(last_lsn);
+        state.promoted_at_lsn = promoted_at_lsn;
         state
             .save(&self.config.data_dir)
             .map_err(|e| format!("ERR cannot save the new epoch: {e}"))?;
@@ -256,10 +286,81 @@ impl Node {
             journal.set_epoch(epoch);
         }
         self.db.set_delete_expired(true);
-        tracing::warn!(
-            "promoted to primary at epoch {epoch}, from LSN {last_lsn}: records of the old epoch after LSN {last_lsn} are not on this node"
+        Ok(())
+    }
+
+    /// A planned handover from the primary: this secondary holds exactly
+    /// the primary's log up to `last_lsn`; it takes office at `epoch`.
+    pub fn accept_handover(&mut self, epoch: u64, last_lsn: u64) -> Result<(), String> {
+        let repl = self.repl.as_ref().ok_or("no replication")?;
+        if repl.is_primary() || epoch != repl.state.epoch + 1 {
+            return Err(format!(
+                "a handover to epoch {epoch} at epoch {}",
+                repl.state.epoch
+            ));
+        }
+        if self.last_lsn() != last_lsn {
+            return Err(format!(
+                "a handover at LSN {last_lsn}, but this log ends at {}",
+                self.last_lsn()
+            ));
+        }
+        self.take_office(epoch, None)?;
+        tracing::info!(
+            "took over as primary at epoch {epoch}, LSN {last_lsn} (planned switchover)"
         );
-        Ok(epoch)
+        Ok(())
+    }
+
+    /// Starts a planned switchover to `target`: writes pause, nothing
+    /// expires, and the target's sender hands over once it has sent
+    /// everything.
+    pub fn begin_switchover(&mut self, target: &str) -> Result<(), String> {
+        let Some(repl) = &mut self.repl else {
+            return Err("ERR this node has no replication members".into());
+        };
+        if !repl.is_primary() {
+            return Err("ERR only the primary can hand over; this node is a secondary".into());
+        }
+        if repl.switchover.is_some() {
+            return Err("ERR a switchover is already in progress".into());
+        }
+        let Some(member) = repl.member(target) else {
+            return Err(format!("ERR '{target}' is not a member"));
+        };
+        if member.kind != MemberKind::Sync || target == repl.node_id {
+            return Err(format!(
+                "ERR '{target}' is not a secondary that can be primary"
+            ));
+        }
+        let ready = repl
+            .tracker
+            .secondaries()
+            .iter()
+            .any(|p| p.id == target && p.connected && !p.syncing);
+        if !ready {
+            return Err(format!(
+                "ERR secondary '{target}' is not connected and in step"
+            ));
+        }
+        repl.switchover = Some(Switchover {
+            target: target.to_string(),
+            handed_over: false,
+        });
+        repl.changed.notify_waiters();
+        self.db.set_delete_expired(false);
+        tracing::info!("switchover to {target}: writes paused until it has every record");
+        Ok(())
+    }
+
+    /// Gives up a switchover that did not complete: writes resume.
+    pub fn abort_switchover(&mut self, why: &str) {
+        if let Some(repl) = &mut self.repl {
+            if repl.switchover.take().is_some() && repl.is_primary() {
+                tracing::warn!("switchover abandoned: {why}; writes resume");
+                self.db.set_delete_expired(true);
+            }
+        }
     }
 
     /// Stops acting as primary: another member is primary at `epoch`.
@@ -283,6 +384,7 @@ impl Node {
             tracing::error!("cannot save the replication state: {error}");
         }
         repl.role = Role::Secondary;
+        repl.switchover = None;
         repl.tracker = Tracker::new(&repl.members, &repl.node_id, self.config.sync_timeout_ms);
         repl.link = Link::default();
         repl.bump_generation();
@@ -409,6 +511,53 @@ pub async fn check_epoch_before_serving(node: &Rc<RefCell<Node>>) {
     {
         let primary_id = (!newer.primary_id.is_empty()).then(|| newer.primary_id.clone());
         node.borrow_mut().step_down(newer.epoch, primary_id);
+    }
+}
+
+/// Finishes a switchover begun with `Node::begin_switchover`: once the
+/// target has been handed over, waits until it says it is primary at the
+/// next epoch, then follows it. Gives up (writes resume here) at
+/// `deadline`.
+pub async fn complete_switchover(
+    node: &Rc<RefCell<Node>>,
+    target: &str,
+    deadline: tokio::time::Instant,
+) -> Result<(), String> {
+    let (addr, my_id, next_epoch) = {
+        let node = node.borrow();
+        let repl = node.repl.as_ref().expect("replication");
+        let addr = repl.member(target).expect("checked").peer_addr;
+        (addr, repl.node_id.clone(), repl.state.epoch + 1)
+    };
+    loop {
+        let handed_over = {
+            let node = node.borrow();
+            let repl = node.repl.as_ref().expect("replication");
+            if !repl.is_primary() {
+                return Ok(());
+            }
+            match &repl.switchover {
+                Some(s) => s.handed_over,
+                None => return Err("ERR the switchover was abandoned".into()),
+            }
+        };
+        if handed_over {
+            if let Some(view) = probe(addr, &my_id).await {
+                if view.is_primary && view.epoch >= next_epoch {
+                    node.borrow_mut()
+                        .step_down(view.epoch, Some(target.to_string()));
+                    return Ok(());
+                }
+            }
+        }
+        if tokio::time::Instant::now() >= deadline {
+            node.borrow_mut()
+                .abort_switchover("the target did not take over in time");
+            return Err(format!(
+                "ERR {target} did not take over in time; this node is still the primary"
+            ));
+        }
+        tokio::time::sleep(SWITCHOVER_POLL).await;
     }
 }
 

@@ -289,7 +289,7 @@ async fn send_records(
         if !current(node, generation) || !is_session(node, id, session) {
             return Ok(());
         }
-        let (batch, appended, changed, epoch, last_lsn, commit_lsn) = {
+        let (batch, appended, changed, epoch, last_lsn, commit_lsn, handover) = {
             let node_ref = node.borrow();
             let journal = node_ref
                 .journal
@@ -331,6 +331,22 @@ async fn send_records(
                 Vec::new()
             };
             let repl = node_ref.repl.as_ref().expect("replication");
+            // A switchover to this secondary: once it has been sent every
+            // record (no new ones come while writes are paused).
+            // A switchover to this secondary: once it holds (and, hot,
+            // applied) every record; no new ones come while writes pause,
+            // and every write already made is acknowledged first.
+            let caught_up = repl.tracker.secondaries().iter().any(|p| {
+                p.id == id
+                    && p.received_lsn == journal.last_lsn()
+                    && (!p.applies || p.applied_lsn == journal.last_lsn())
+            });
+            let handover = repl
+                .switchover
+                .as_ref()
+                .filter(|s| s.target == id && !s.handed_over && batch.is_empty())
+                .filter(|_| next > journal.last_lsn() && caught_up)
+                .map(|_| (repl.state.epoch + 1, journal.last_lsn()));
             (
                 batch,
                 journal.appended(),
@@ -338,8 +354,23 @@ async fn send_records(
                 repl.state.epoch,
                 journal.last_lsn(),
                 node_ref.commit_lsn(repl.safeness),
+                handover,
             )
         };
+        if let Some((epoch, last_lsn)) = handover {
+            let message = ToSecondary::Handover { epoch, last_lsn };
+            wire::write_message(writer, &message, LINK_TIMEOUT).await?;
+            if let Some(s) = node
+                .borrow_mut()
+                .repl
+                .as_mut()
+                .and_then(|r| r.switchover.as_mut())
+            {
+                s.handed_over = true;
+            }
+            tracing::info!(secondary = %id, "handed over at LSN {last_lsn} for epoch {epoch}");
+            continue;
+        }
         if let Some(last) = batch.last() {
             if batch[0].lsn != next {
                 return Err(io::Error::other(format!(

@@ -531,6 +531,16 @@ async fn receive_records(
                 commit_lsn,
                 ..
             } if beat == epoch => note_commit(node, commit_lsn),
+            ToSecondary::Handover {
+                epoch: next_epoch,
+                last_lsn,
+            } => {
+                let mut node = node.borrow_mut();
+                return match node.accept_handover(next_epoch, last_lsn) {
+                    Ok(()) => Ok(()),
+                    Err(error) => Err(invalid(&format!("handover refused: {error}"))),
+                };
+            }
             other => return Err(invalid(&format!("unexpected message {other:?}"))),
         }
         if let Some(repl) = node.borrow_mut().repl.as_mut() {
