@@ -124,7 +124,8 @@ fn start(options: &LocalOptions) -> Result<Vec<Node>, String> {
             }
         }
     }
-    if let Err(error) = wait_ready(&mut nodes, &options.dir) {
+    let ready = wait_ready(&mut nodes, &options.dir).and_then(|()| wait_replicating(&nodes));
+    if let Err(error) = ready {
         stop_all(&mut nodes);
         return Err(error);
     }
@@ -179,6 +180,36 @@ fn wait_ready(nodes: &mut [Node], dir: &Path) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Waits until the primary has every secondary connected, so the first
+/// write at 2-safe is acknowledged rather than refused.
+fn wait_replicating(nodes: &[Node]) -> Result<(), String> {
+    let Some(primary) = nodes.first().filter(|_| nodes.len() > 1) else {
+        return Ok(());
+    };
+    let addr = format!("127.0.0.1:{}", primary.client_port);
+    let wanted = nodes.len() - 1;
+    let deadline = Instant::now() + START_TIMEOUT;
+    loop {
+        let connected = crate::admin::call(&addr, None, &["INFO", "replication"])
+            .ok()
+            .and_then(|text| {
+                text.lines()
+                    .find_map(|line| line.strip_prefix("connected_slaves:"))
+                    .and_then(|n| n.trim().parse::<usize>().ok())
+            });
+        if connected.is_some_and(|n| n >= wanted) {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(format!(
+                "the secondaries did not connect to {} within {START_TIMEOUT:?}",
+                primary.id
+            ));
+        }
+        std::thread::sleep(POLL);
+    }
 }
 
 fn print_banner(nodes: &[Node], options: &LocalOptions) {

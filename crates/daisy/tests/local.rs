@@ -18,9 +18,13 @@ const POLL: Duration = Duration::from_millis(50);
 
 /// A base port whose two client ports and two peer ports are free now.
 fn free_base_port() -> u16 {
-    let mut random = XorShift::new(u64::from(std::process::id()));
+    static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut random = XorShift::new(u64::from(std::process::id()) * 1_000 + call);
     for _ in 0..200 {
-        let base = 20_000 + random.below(20_000) as u16;
+        // Below Linux's ephemeral range (32768+), where `free_port()` of
+        // other tests and outgoing connections take their ports.
+        let base = 10_000 + random.below(20_000) as u16;
         let free = [base, base + 1, base + 1000, base + 1001]
             .iter()
             .all(|&port| TcpListener::bind(("127.0.0.1", port)).is_ok());
