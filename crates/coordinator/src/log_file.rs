@@ -212,3 +212,32 @@ fn parse(path: &Path, bytes: &[u8]) -> io::Result<(LogState, u64, usize)> {
     }
     Ok((state, records, offset))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("daisy-raft-log-{}-{name}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[test]
+    fn a_log_of_mostly_garbage_is_rewritten_and_recovers_the_same_state() {
+        let dir = temp_dir("compact");
+        let (mut log, mut state) = LogFile::open(&dir).expect("open");
+        for index in 0..COMPACT_MIN_RECORDS + 10 {
+            let committed = Some(LogId::new(openraft::CommittedLeaderId::new(1, 1), index));
+            let record = LogRecord::Committed(committed);
+            log.append(std::slice::from_ref(&record)).expect("append");
+            state.replay(record);
+            log.maybe_compact(&state).expect("compact");
+        }
+        assert!(log.records <= 11, "not compacted: {} records", log.records);
+        let (_, recovered) = LogFile::open(&dir).expect("reopen");
+        assert_eq!(recovered.committed, state.committed);
+        let _ = fs::remove_dir_all(&dir);
+    }
+}
