@@ -1,0 +1,50 @@
+//! The cluster map's event log: what failovers and promotions happened,
+//! under which epoch, and what they lost. Append-only and bounded: the
+//! oldest events fall off once `EVENT_LOG_MAX` are held.
+
+use serde::{Deserialize, Serialize};
+
+use crate::NodeId;
+
+/// How many events the map keeps.
+pub const EVENT_LOG_MAX: usize = 256;
+
+/// An inclusive range of LSNs a failover lost (only at 1-safe).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LsnRange {
+    pub first_lsn: u64,
+    pub last_lsn: u64,
+}
+
+/// Why a node became primary.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PromotionCause {
+    /// The first primary of the fragment.
+    Bootstrap,
+    /// The coordinator replaced a primary it found dead.
+    Failover,
+    /// A planned switchover (or switch back to the preferred primary).
+    Switchover,
+    /// An operator's `promote`.
+    Operator,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EventKind {
+    Promotion {
+        from: Option<NodeId>,
+        to: NodeId,
+        cause: PromotionCause,
+        /// The records the old primary had that the new one does not.
+        lost: Option<LsnRange>,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    /// Dense, starting at 1; survives the oldest events being dropped.
+    pub seq: u64,
+    /// The fragment's epoch after the event.
+    pub epoch: u64,
+    pub kind: EventKind,
+}

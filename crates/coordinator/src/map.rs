@@ -1,0 +1,247 @@
+//! The cluster map: the coordinator's replicated state, and `apply`, the
+//! pure function that changes it.
+//!
+//! `apply` reads nothing but the map and the command: no clock, no I/O, no
+//! randomness, so every voter that applies the same log holds the same map.
+//! It validates everything before it changes anything, and checks the map's
+//! invariants after every change (a broken one is a bug: it panics).
+
+use std::collections::{BTreeMap, VecDeque};
+
+use serde::{Deserialize, Serialize};
+
+use crate::command::{Command, Outcome, Rejection};
+use crate::event::{Event, EventKind, PromotionCause, EVENT_LOG_MAX};
+use crate::fragment::{AsyncRole, Fragment, Model, Role, SafenessLevel};
+use crate::NodeId;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NodeKind {
+    /// Holds replicas and may vote.
+    Data,
+    /// Only votes in the coordinator.
+    Arbiter,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeInfo {
+    pub id: NodeId,
+    /// The operator's name for the node (`--node-id`).
+    pub name: String,
+    pub client_addr: String,
+    pub peer_addr: String,
+    pub kind: NodeKind,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterMap {
+    pub nodes: BTreeMap<NodeId, NodeInfo>,
+    /// The one fragment (id 0) of the models built so far.
+    pub fragment: Fragment,
+    /// The newest `EVENT_LOG_MAX` events, oldest first.
+    pub events: VecDeque<Event>,
+    /// The `seq` of the newest event ever recorded (0: none).
+    pub last_event_seq: u64,
+}
+
+impl Default for ClusterMap {
+    fn default() -> Self {
+        ClusterMap::new(Model::ActiveStandby, SafenessLevel::TwoSafe)
+    }
+}
+
+impl ClusterMap {
+    pub fn new(model: Model, safeness: SafenessLevel) -> ClusterMap {
+        ClusterMap {
+            nodes: BTreeMap::new(),
+            fragment: Fragment::new(0, model, safeness),
+            events: VecDeque::new(),
+            last_event_seq: 0,
+        }
+    }
+
+    /// Applies one command. Deterministic; changes nothing when it rejects.
+    pub fn apply(&mut self, command: &Command) -> Outcome {
+        let outcome = match command {
+            Command::AddNode(info) => self.add_node(info),
+            Command::RemoveNode { node } => self.remove_node(*node),
+            Command::Promote {
+                node,
+                expected_epoch,
+                cause,
+                lost,
+            } => self.promote(*node, *expected_epoch, *cause, *lost),
+            Command::SetRole {
+                node,
+                role,
+                expected_epoch,
+            } => self.set_role(*node, *role, *expected_epoch),
+            Command::SetPreferred { node } => self.set_preferred(*node),
+            Command::SetSafeness { level } => {
+                self.fragment.safeness = *level;
+                Ok(self.fragment.epoch)
+            }
+            Command::SetModel { model } => {
+                self.fragment.model = *model;
+                Ok(self.fragment.epoch)
+            }
+        };
+        self.check_invariants();
+        outcome
+    }
+
+    fn add_node(&mut self, info: &NodeInfo) -> Outcome {
+        if self.nodes.contains_key(&info.id) {
+            return Err(Rejection::DuplicateNode(info.id));
+        }
+        self.nodes.insert(info.id, info.clone());
+        Ok(self.fragment.epoch)
+    }
+
+    fn remove_node(&mut self, node: NodeId) -> Outcome {
+        self.known(node)?;
+        if self.fragment.primary == Some(node) {
+            return Err(Rejection::IsPrimary(node));
+        }
+        self.fragment.clear_role(node);
+        if self.fragment.preferred_primary == Some(node) {
+            self.fragment.preferred_primary = None;
+        }
+        self.nodes.remove(&node);
+        Ok(self.fragment.epoch)
+    }
+
+    fn promote(
+        &mut self,
+        node: NodeId,
+        expected_epoch: u64,
+        cause: PromotionCause,
+        lost: Option<crate::LsnRange>,
+    ) -> Outcome {
+        self.at_epoch(expected_epoch)?;
+        self.data_node(node)?;
+        let from = self.fragment.primary;
+        if from == Some(node) {
+            return Err(Rejection::IsPrimary(node));
+        }
+        let promotable = match self.fragment.role_of(node) {
+            _ if from.is_none() => true,
+            Role::InSync => true,
+            Role::Async(AsyncRole::Dr) => cause == PromotionCause::Operator,
+            _ => false,
+        };
+        if !promotable {
+            return Err(Rejection::NotPromotable(node));
+        }
+        self.fragment.clear_role(node);
+        self.fragment.primary = Some(node);
+        self.fragment.epoch += 1;
+        self.record(EventKind::Promotion {
+            from,
+            to: node,
+            cause,
+            lost,
+        });
+        Ok(self.fragment.epoch)
+    }
+
+    fn set_role(&mut self, node: NodeId, role: Role, expected_epoch: u64) -> Outcome {
+        self.at_epoch(expected_epoch)?;
+        self.data_node(node)?;
+        if self.fragment.primary == Some(node) {
+            return Err(Rejection::IsPrimary(node));
+        }
+        self.fragment.set_role(node, role);
+        Ok(self.fragment.epoch)
+    }
+
+    fn set_preferred(&mut self, node: Option<NodeId>) -> Outcome {
+        if let Some(node) = node {
+            self.data_node(node)?;
+        }
+        self.fragment.preferred_primary = node;
+        Ok(self.fragment.epoch)
+    }
+
+    fn record(&mut self, kind: EventKind) {
+        self.last_event_seq += 1;
+        if self.events.len() == EVENT_LOG_MAX {
+            self.events.pop_front();
+        }
+        self.events.push_back(Event {
+            seq: self.last_event_seq,
+            epoch: self.fragment.epoch,
+            kind,
+        });
+    }
+
+    fn at_epoch(&self, expected_epoch: u64) -> Result<(), Rejection> {
+        if expected_epoch == self.fragment.epoch {
+            Ok(())
+        } else {
+            Err(Rejection::StaleEpoch {
+                expected: expected_epoch,
+                actual: self.fragment.epoch,
+            })
+        }
+    }
+
+    fn known(&self, node: NodeId) -> Result<&NodeInfo, Rejection> {
+        self.nodes.get(&node).ok_or(Rejection::UnknownNode(node))
+    }
+
+    fn data_node(&self, node: NodeId) -> Result<(), Rejection> {
+        match self.known(node)?.kind {
+            NodeKind::Data => Ok(()),
+            NodeKind::Arbiter => Err(Rejection::NotDataNode(node)),
+        }
+    }
+
+    /// Asserts the map's invariants; cheap enough for release builds.
+    pub fn check_invariants(&self) {
+        let fragment = &self.fragment;
+        let members = fragment
+            .in_sync
+            .iter()
+            .chain(fragment.async_members.keys())
+            .chain(fragment.spares.iter())
+            .chain(fragment.primary.iter())
+            .chain(fragment.preferred_primary.iter());
+        for node in members {
+            let info = self.nodes.get(node);
+            assert!(
+                matches!(
+                    info,
+                    Some(NodeInfo {
+                        kind: NodeKind::Data,
+                        ..
+                    })
+                ),
+                "fragment member {node} is not a data node of the map"
+            );
+        }
+        let role_count =
+            fragment.in_sync.len() + fragment.async_members.len() + fragment.spares.len();
+        let distinct: std::collections::BTreeSet<_> = fragment
+            .in_sync
+            .iter()
+            .chain(fragment.async_members.keys())
+            .chain(fragment.spares.iter())
+            .collect();
+        assert_eq!(distinct.len(), role_count, "a node holds two roles");
+        if let Some(primary) = fragment.primary {
+            assert!(
+                !distinct.contains(&primary),
+                "the primary also holds a secondary role"
+            );
+        }
+        assert!(self.events.len() <= EVENT_LOG_MAX);
+        assert!(
+            self.events
+                .iter()
+                .zip(self.events.iter().skip(1))
+                .all(|(a, b)| a.seq + 1 == b.seq && a.epoch <= b.epoch),
+            "event log out of order"
+        );
+    }
+}
