@@ -10,13 +10,14 @@
 //!   `state_machine`), with an optional durable directory (`log_file`,
 //!   `snapshot_file`);
 //! - the network behind a small `Transport` trait (`network`), with an
-//!   in-process transport that can drop and partition nodes (`in_process`);
+//!   in-process transport that can drop and partition nodes (`in_process`)
+//!   and a TCP transport between processes (`tcp`);
 //! - `Coordinator`, one voter: start, bootstrap, propose, read the map, stop
 //!   (`node`), and every timing knob in one place (`knobs`).
 //!
 //! It must never: read the clock or the network inside `apply`; hold a lock
-//! across an `.await`; open a socket (the TCP transport over the peer port
-//! comes with the server wiring).
+//! across an `.await`; open a socket outside `tcp` (which serves a stream
+//! or listener it is handed; routing the peer port is the server's).
 //!
 //! Invariants: the map's (see `ClusterMap::check_invariants`) hold after
 //! every applied entry; a fragment's epoch only grows, by one per promotion;
@@ -38,6 +39,7 @@ pub mod network;
 pub mod node;
 pub mod snapshot_file;
 pub mod state_machine;
+pub mod tcp;
 pub mod types;
 
 pub use command::{Command, Outcome, Rejection};
@@ -50,6 +52,8 @@ pub use map::{ClusterMap, NodeInfo, NodeKind};
 pub use network::{Network, RaftRequest, RaftResponse, Transport, TransportError};
 pub use node::{Coordinator, ProposeError, StartError};
 pub use state_machine::StateMachineStore;
+pub use tcp::server::{serve_raft, serve_raft_connection};
+pub use tcp::transport::TcpTransport;
 pub use types::TypeConfig;
 
 /// A node's identity in the coordinator and the map.
