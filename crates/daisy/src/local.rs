@@ -25,13 +25,25 @@ const PEER_PORT_OFFSET: u16 = 1000;
 /// Most nodes `daisy local` starts.
 pub const NODES_MAX: usize = 9;
 
+#[derive(clap::Args)]
 pub struct LocalOptions {
+    /// Redundancy model: single (one node) or active-standby (a primary and hot standbys).
+    #[arg(long, default_value = "active-standby", value_parser = ["single", "active-standby"])]
     pub model: String,
+    /// When writes are acknowledged.
+    #[arg(long, default_value = "2-safe", value_parser = ["1-safe", "2-safe", "2-safe-committed", "very-safe"])]
     pub safeness: String,
-    /// `None`: the model's default.
+    /// Data nodes (active-standby: 2 to 9) [default: 2; single: 1].
+    #[arg(long)]
     pub nodes: Option<usize>,
+    /// First client port.
+    #[arg(long, default_value_t = 7001)]
     pub base_port: u16,
+    /// Directory for the nodes' data and logs.
+    #[arg(long, default_value = "daisy-local")]
     pub dir: PathBuf,
+    /// Secondaries are hot (apply continuously) or warm (apply when promoted).
+    #[arg(long, default_value = "hot", value_parser = ["hot", "warm"])]
     pub standby: String,
 }
 

@@ -41,26 +41,7 @@ enum Command {
     /// Run a whole cluster on this machine (child processes on 127.0.0.1)
     /// until Ctrl-C: node nI listens on BASE_PORT+I-1 for clients and
     /// BASE_PORT+1000+I-1 for peers, with its data in DIR/nI.
-    Local {
-        /// Redundancy model: single (one node) or active-standby (a primary and hot standbys).
-        #[arg(long, default_value = "active-standby", value_parser = ["single", "active-standby"])]
-        model: String,
-        /// When writes are acknowledged.
-        #[arg(long, default_value = "2-safe", value_parser = ["1-safe", "2-safe", "2-safe-committed", "very-safe"])]
-        safeness: String,
-        /// Data nodes (active-standby: 2 to 9) [default: 2; single: 1].
-        #[arg(long)]
-        nodes: Option<usize>,
-        /// First client port.
-        #[arg(long, default_value_t = 7001)]
-        base_port: u16,
-        /// Directory for the nodes' data and logs.
-        #[arg(long, default_value = "daisy-local")]
-        dir: PathBuf,
-        /// Secondaries are hot (apply continuously) or warm (apply when promoted).
-        #[arg(long, default_value = "hot", value_parser = ["hot", "warm"])]
-        standby: String,
-    },
+    Local(local::LocalOptions),
     /// Show the replication state of a node's fragment: every member with
     /// its role, epoch, LSNs, lag and link.
     Status {
@@ -254,6 +235,20 @@ impl ServerArgs {
     }
 }
 
+/// Prints an admin command's result (or its error, as `daisy NAME: ...`).
+fn finish(name: &str, result: Result<String, String>) -> ExitCode {
+    match result {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("daisy {name}: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
@@ -266,31 +261,10 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         }
-        Command::Local {
-            model,
-            safeness,
-            nodes,
-            base_port,
-            dir,
-            standby,
-        } => local::run(local::LocalOptions {
-            model,
-            safeness,
-            nodes,
-            base_port,
-            dir,
-            standby,
-        }),
-        Command::Status { addr, password } => match status::render(&addr, password.as_deref()) {
-            Ok(text) => {
-                print!("{text}");
-                ExitCode::SUCCESS
-            }
-            Err(error) => {
-                eprintln!("daisy status: {error}");
-                ExitCode::FAILURE
-            }
-        },
+        Command::Local(options) => local::run(options),
+        Command::Status { addr, password } => {
+            finish("status", status::render(&addr, password.as_deref()))
+        }
         Command::Switchover {
             addr,
             to,
@@ -299,16 +273,9 @@ fn main() -> ExitCode {
         } => {
             let timeout = timeout_ms.to_string();
             let argv = ["DAISY", "SWITCHOVER", to.as_str(), timeout.as_str()];
-            match admin::call(&addr, password.as_deref(), &argv) {
-                Ok(_) => {
-                    println!("{to} is the primary; {addr} follows it");
-                    ExitCode::SUCCESS
-                }
-                Err(error) => {
-                    eprintln!("daisy switchover: {error}");
-                    ExitCode::FAILURE
-                }
-            }
+            let result = admin::call(&addr, password.as_deref(), &argv)
+                .map(|_| format!("{to} is the primary; {addr} follows it\n"));
+            finish("switchover", result)
         }
         Command::Promote {
             addr,
@@ -319,16 +286,9 @@ fn main() -> ExitCode {
             if force {
                 argv.push("FORCE");
             }
-            match admin::call(&addr, password.as_deref(), &argv) {
-                Ok(reply) => {
-                    println!("{reply}: {addr} is the primary");
-                    ExitCode::SUCCESS
-                }
-                Err(error) => {
-                    eprintln!("daisy promote: {error}");
-                    ExitCode::FAILURE
-                }
-            }
+            let result = admin::call(&addr, password.as_deref(), &argv)
+                .map(|reply| format!("{reply}: {addr} is the primary\n"));
+            finish("promote", result)
         }
         Command::Server(args) => {
             tracing_subscriber::fmt()
