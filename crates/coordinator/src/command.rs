@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::event::{LsnRange, PromotionCause};
-use crate::fragment::{Model, Role, SafenessLevel};
+use crate::fragment::{AsyncRole, Model, Role, SafenessLevel};
 use crate::map::NodeInfo;
 use crate::NodeId;
 
@@ -44,6 +44,31 @@ pub enum Command {
     SetModel {
         model: Model,
     },
+    /// Forms the whole map in one entry: the nodes and the fragment's
+    /// members, primary and epoch. Only an empty map (no nodes) may be
+    /// formed; everything is validated before anything changes. Records a
+    /// `Bootstrap` promotion of `primary` at `epoch` (at least 1).
+    Form {
+        nodes: Vec<NodeInfo>,
+        primary: NodeId,
+        in_sync: Vec<NodeId>,
+        async_members: Vec<(NodeId, AsyncRole)>,
+        spares: Vec<NodeId>,
+        epoch: u64,
+        preferred: Option<NodeId>,
+        safeness: SafenessLevel,
+        model: Model,
+    },
+    /// A spare takes the place of a failed secondary, if the fragment is
+    /// still at `expected_epoch`: `dead` (in sync, or a data node with no
+    /// role) becomes a spare and `spare` gets `Role::None`, that is, it
+    /// starts following the primary; the primary puts it in the in-sync set
+    /// (`SetRole InSync`) once it has caught up. The epoch does not change.
+    ReplaceWithSpare {
+        dead: NodeId,
+        spare: NodeId,
+        expected_epoch: u64,
+    },
 }
 
 /// Why a command changed nothing. Rejections are ordinary outcomes: the
@@ -62,6 +87,15 @@ pub enum Rejection {
     /// Only in-sync secondaries (or, by an operator, `dr` members) may be
     /// promoted once the fragment has a primary.
     NotPromotable(NodeId),
+    /// `Form` on a map that already has nodes.
+    AlreadyFormed,
+    /// The command contradicts itself (such as a node holding two roles).
+    Invalid(String),
+    /// `ReplaceWithSpare` names a `spare` that is not a spare.
+    NotSpare(NodeId),
+    /// `ReplaceWithSpare` names a `dead` node that is an async member or a
+    /// spare: only in-sync and catching-up secondaries are replaced.
+    NotReplaceable(NodeId),
 }
 
 impl std::fmt::Display for Rejection {
@@ -78,6 +112,12 @@ impl std::fmt::Display for Rejection {
             Rejection::NotDataNode(node) => write!(f, "node {node} is an arbiter"),
             Rejection::IsPrimary(node) => write!(f, "node {node} is the primary"),
             Rejection::NotPromotable(node) => write!(f, "node {node} may not be promoted"),
+            Rejection::AlreadyFormed => write!(f, "the map is already formed"),
+            Rejection::Invalid(why) => write!(f, "invalid command: {why}"),
+            Rejection::NotSpare(node) => write!(f, "node {node} is not a spare"),
+            Rejection::NotReplaceable(node) => {
+                write!(f, "node {node} is not a secondary a spare may replace")
+            }
         }
     }
 }

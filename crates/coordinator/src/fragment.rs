@@ -101,7 +101,13 @@ pub enum Role {
     InSync,
     Async(AsyncRole),
     Spare,
-    /// No replica of this fragment.
+    /// None of the above. For a data node this means it follows the
+    /// primary but is not (yet) in the in-sync set: a catching-up secondary
+    /// (such as a deposed primary rejoining, or a spare that replaced a
+    /// failed secondary). The primary adds it to the in-sync set with
+    /// `SetRole InSync` once it has caught up. At 1-safe it may be promoted
+    /// by a failover (its missing tail is reported as lost). For an arbiter
+    /// it means nothing: arbiters hold no data.
     None,
 }
 

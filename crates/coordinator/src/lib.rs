@@ -12,10 +12,14 @@
 //! - the network behind a small `Transport` trait (`network`), with an
 //!   in-process transport that can drop and partition nodes (`in_process`)
 //!   and a TCP transport between processes (`tcp`);
+//! - the pure, clock-free protocol logic the coordinator's agent drives:
+//!   primary leases granted by a quorum of voters (`lease`), and the
+//!   leader's failure detection and failover decisions (`detector`);
 //! - `Coordinator`, one voter: start, bootstrap, propose, read the map, stop
 //!   (`node`), and every timing knob in one place (`knobs`).
 //!
-//! It must never: read the clock or the network inside `apply`; hold a lock
+//! It must never: read the clock or the network inside `apply`, `lease` or
+//! `detector` (time comes in as `now_ms`); hold a lock
 //! across an `.await`; open a socket outside `tcp` (which serves a stream
 //! or listener it is handed; routing the peer port is the server's).
 //!
@@ -28,10 +32,12 @@
 #![allow(clippy::result_large_err)]
 
 pub mod command;
+pub mod detector;
 pub mod event;
 pub mod fragment;
 pub mod in_process;
 pub mod knobs;
+pub mod lease;
 pub mod log_file;
 pub mod log_store;
 pub mod map;
@@ -43,10 +49,12 @@ pub mod tcp;
 pub mod types;
 
 pub use command::{Command, Outcome, Rejection};
+pub use detector::{Decision, Detector, DetectorConfig, Report};
 pub use event::{Event, EventKind, LsnRange, PromotionCause, EVENT_LOG_MAX};
 pub use fragment::{AsyncRole, Fragment, Model, Role, SafenessLevel};
 pub use in_process::InProcessTransport;
 pub use knobs::Knobs;
+pub use lease::{Denial, Grants, LeaseHolder, DRIFT_PERCENT};
 pub use log_store::LogStore;
 pub use map::{ClusterMap, NodeInfo, NodeKind};
 pub use network::{Network, RaftRequest, RaftResponse, Transport, TransportError};

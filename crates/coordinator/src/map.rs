@@ -5,8 +5,11 @@
 //! randomness, so every voter that applies the same log holds the same map.
 //! It validates everything before it changes anything, and checks the map's
 //! invariants after every change (a broken one is a bug: it panics).
+//!
+//! `version` counts the commands that changed the map (rejections do not),
+//! so a reader can tell two maps apart cheaply and see that its copy moved.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
@@ -42,6 +45,9 @@ pub struct ClusterMap {
     pub events: VecDeque<Event>,
     /// The `seq` of the newest event ever recorded (0: none).
     pub last_event_seq: u64,
+    /// How many commands changed the map: one more after every `apply`
+    /// that returns `Ok`, unchanged by rejections.
+    pub version: u64,
 }
 
 impl Default for ClusterMap {
@@ -57,7 +63,27 @@ impl ClusterMap {
             fragment: Fragment::new(0, model, safeness),
             events: VecDeque::new(),
             last_event_seq: 0,
+            version: 0,
         }
+    }
+
+    /// The operator's name for `node`.
+    pub fn name_of(&self, node: NodeId) -> Option<&str> {
+        self.nodes.get(&node).map(|info| info.name.as_str())
+    }
+
+    /// The node named `name` (the lowest id, should two share a name).
+    pub fn id_of(&self, name: &str) -> Option<NodeId> {
+        self.nodes
+            .values()
+            .find(|info| info.name == name)
+            .map(|info| info.id)
+    }
+
+    /// Every node of the map, data node or arbiter, in id order: the voters
+    /// of the coordinator and of the primary's lease.
+    pub fn voters(&self) -> Vec<NodeId> {
+        self.nodes.keys().copied().collect()
     }
 
     /// Applies one command. Deterministic; changes nothing when it rejects.
@@ -85,9 +111,85 @@ impl ClusterMap {
                 self.fragment.model = *model;
                 Ok(self.fragment.epoch)
             }
+            Command::Form {
+                nodes,
+                primary,
+                in_sync,
+                async_members,
+                spares,
+                epoch,
+                preferred,
+                safeness,
+                model,
+            } => self.form(
+                nodes,
+                Fragment {
+                    id: self.fragment.id,
+                    primary: Some(*primary),
+                    in_sync: in_sync.iter().copied().collect(),
+                    async_members: async_members.iter().copied().collect(),
+                    spares: spares.iter().copied().collect(),
+                    epoch: *epoch,
+                    preferred_primary: *preferred,
+                    safeness: *safeness,
+                    model: *model,
+                },
+                in_sync.len() + async_members.len() + spares.len(),
+            ),
+            Command::ReplaceWithSpare {
+                dead,
+                spare,
+                expected_epoch,
+            } => self.replace_with_spare(*dead, *spare, *expected_epoch),
         };
+        if outcome.is_ok() {
+            self.version += 1;
+        }
         self.check_invariants();
         outcome
+    }
+
+    /// `fragment` is the fragment `Form` asks for; `listed` is how many
+    /// role entries the command listed (duplicates collapse in the sets).
+    fn form(&mut self, nodes: &[NodeInfo], fragment: Fragment, listed: usize) -> Outcome {
+        if !self.nodes.is_empty() {
+            return Err(Rejection::AlreadyFormed);
+        }
+        validate_form(nodes, &fragment, listed).map_err(Rejection::Invalid)?;
+        if fragment.epoch <= self.fragment.epoch {
+            return Err(Rejection::Invalid(format!(
+                "epoch {} would not be above the fragment's {}",
+                fragment.epoch, self.fragment.epoch
+            )));
+        }
+        let primary = fragment.primary;
+        self.nodes = nodes.iter().map(|info| (info.id, info.clone())).collect();
+        self.fragment = fragment;
+        self.record(EventKind::Promotion {
+            from: None,
+            to: primary.expect("validated: a primary"),
+            cause: PromotionCause::Bootstrap,
+            lost: None,
+        });
+        Ok(self.fragment.epoch)
+    }
+
+    fn replace_with_spare(&mut self, dead: NodeId, spare: NodeId, expected_epoch: u64) -> Outcome {
+        self.at_epoch(expected_epoch)?;
+        self.data_node(dead)?;
+        self.data_node(spare)?;
+        if self.fragment.primary == Some(dead) {
+            return Err(Rejection::IsPrimary(dead));
+        }
+        if !matches!(self.fragment.role_of(dead), Role::InSync | Role::None) {
+            return Err(Rejection::NotReplaceable(dead));
+        }
+        if self.fragment.role_of(spare) != Role::Spare {
+            return Err(Rejection::NotSpare(spare));
+        }
+        self.fragment.set_role(dead, Role::Spare);
+        self.fragment.set_role(spare, Role::None);
+        Ok(self.fragment.epoch)
     }
 
     fn add_node(&mut self, info: &NodeInfo) -> Outcome {
@@ -127,6 +229,9 @@ impl ClusterMap {
         let promotable = match self.fragment.role_of(node) {
             _ if from.is_none() => true,
             Role::InSync => true,
+            // A catching-up secondary: at 1-safe its missing tail is lost
+            // (and reported in `lost`); above, it may lack acknowledged writes.
+            Role::None => self.fragment.safeness == SafenessLevel::OneSafe,
             Role::Async(AsyncRole::Dr) => cause == PromotionCause::Operator,
             _ => false,
         };
@@ -244,4 +349,46 @@ impl ClusterMap {
             "event log out of order"
         );
     }
+}
+
+/// Checks a `Form` command: its nodes, and the fragment built from it
+/// (`listed` is how many role entries it listed; duplicates collapse in the
+/// fragment's sets). Returns why it is invalid.
+fn validate_form(nodes: &[NodeInfo], fragment: &Fragment, listed: usize) -> Result<(), String> {
+    let ids: BTreeSet<NodeId> = nodes.iter().map(|info| info.id).collect();
+    let names: BTreeSet<&str> = nodes.iter().map(|info| info.name.as_str()).collect();
+    if ids.len() != nodes.len() || names.len() != nodes.len() {
+        return Err("two nodes share an id or a name".to_string());
+    }
+    if fragment.epoch == 0 {
+        return Err("the epoch must be at least 1".to_string());
+    }
+    let is_data_node = |node: &NodeId| {
+        nodes
+            .iter()
+            .any(|info| info.id == *node && info.kind == NodeKind::Data)
+    };
+    let role_holders = fragment
+        .in_sync
+        .iter()
+        .chain(fragment.async_members.keys())
+        .chain(fragment.spares.iter())
+        .chain(fragment.primary.iter());
+    let members = role_holders
+        .clone()
+        .chain(fragment.preferred_primary.iter());
+    if let Some(node) = members.clone().find(|node| !is_data_node(node)) {
+        return Err(format!("member {node} is not a data node of the map"));
+    }
+    let distinct = fragment.in_sync.len() + fragment.async_members.len() + fragment.spares.len();
+    if distinct != listed {
+        return Err("a node is listed twice in one role".to_string());
+    }
+    let mut seen = BTreeSet::new();
+    for node in role_holders {
+        if !seen.insert(*node) {
+            return Err(format!("node {node} holds two roles"));
+        }
+    }
+    Ok(())
 }

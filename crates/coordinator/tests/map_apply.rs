@@ -1,5 +1,5 @@
 //! `ClusterMap::apply` without Raft: each command's validation and effect,
-//! and determinism (the same commands give the same map).
+//! the map's version, and determinism (the same commands give the same map).
 
 use daisy_coordinator::{
     AsyncRole, ClusterMap, Command, EventKind, LsnRange, Model, NodeInfo, NodeKind, PromotionCause,
@@ -250,4 +250,242 @@ fn apply_is_deterministic() {
         postcard::to_allocvec(&first).ok(),
         postcard::to_allocvec(&second).ok()
     );
+}
+
+fn form_command() -> Command {
+    Command::Form {
+        nodes: vec![
+            node(1, NodeKind::Data),
+            node(2, NodeKind::Data),
+            node(3, NodeKind::Data),
+            node(4, NodeKind::Data),
+            node(9, NodeKind::Arbiter),
+        ],
+        primary: 2,
+        in_sync: vec![1],
+        async_members: vec![(3, AsyncRole::Reporting)],
+        spares: vec![4],
+        epoch: 5,
+        preferred: Some(1),
+        safeness: SafenessLevel::TwoSafeCommitted,
+        model: Model::ActiveSpare,
+    }
+}
+
+#[test]
+fn form_builds_the_whole_map_in_one_entry() {
+    let mut map = ClusterMap::default();
+    assert_eq!(map.apply(&form_command()), Ok(5));
+    let fragment = &map.fragment;
+    assert_eq!(fragment.primary, Some(2));
+    assert_eq!(fragment.epoch, 5);
+    assert_eq!(fragment.role_of(1), Role::InSync);
+    assert_eq!(fragment.role_of(3), Role::Async(AsyncRole::Reporting));
+    assert_eq!(fragment.role_of(4), Role::Spare);
+    assert_eq!(fragment.preferred_primary, Some(1));
+    assert_eq!(fragment.safeness, SafenessLevel::TwoSafeCommitted);
+    assert_eq!(fragment.model, Model::ActiveSpare);
+    assert_eq!(map.version, 1);
+    let event = map.events.back().expect("an event");
+    assert_eq!((event.seq, event.epoch), (1, 5));
+    assert_eq!(
+        event.kind,
+        EventKind::Promotion {
+            from: None,
+            to: 2,
+            cause: PromotionCause::Bootstrap,
+            lost: None
+        }
+    );
+
+    // Formed once: a second Form, even a valid one, is rejected.
+    let before = map.clone();
+    assert_eq!(map.apply(&form_command()), Err(Rejection::AlreadyFormed));
+    assert_eq!(map, before);
+    assert_eq!(pair().apply(&form_command()), Err(Rejection::AlreadyFormed));
+}
+
+/// Makes a valid `Form` command invalid in one way.
+type Spoil = fn(&mut Command);
+
+#[test]
+fn form_validates_everything_before_changing_anything() {
+    let invalid: Vec<(&str, Spoil)> = vec![
+        ("arbiter primary", |c| set_primary(c, 9)),
+        ("unknown primary", |c| set_primary(c, 7)),
+        ("primary in sync", |c| set_primary(c, 1)),
+        ("epoch 0", |c| set_epoch(c, 0)),
+        ("spare in sync", |c| set_spares(c, vec![4, 1])),
+        ("spare twice", |c| set_spares(c, vec![4, 4])),
+        ("arbiter spare", |c| set_spares(c, vec![9])),
+        ("unknown spare", |c| set_spares(c, vec![8])),
+        ("arbiter preferred", |c| set_preferred(c, 9)),
+        ("duplicate id", |c| push_node(c, node(1, NodeKind::Data))),
+        ("duplicate name", |c| {
+            push_node(
+                c,
+                NodeInfo {
+                    name: "n1".to_string(),
+                    ..node(5, NodeKind::Data)
+                },
+            )
+        }),
+    ];
+    for (what, spoil) in invalid {
+        let mut command = form_command();
+        spoil(&mut command);
+        let mut map = ClusterMap::default();
+        let outcome = map.apply(&command);
+        assert!(
+            matches!(outcome, Err(Rejection::Invalid(_))),
+            "{what}: {outcome:?}"
+        );
+        assert_eq!(map, ClusterMap::default(), "{what}: the map changed");
+    }
+}
+
+fn set_primary(command: &mut Command, node: u64) {
+    if let Command::Form { primary, .. } = command {
+        *primary = node;
+    }
+}
+
+fn set_epoch(command: &mut Command, value: u64) {
+    if let Command::Form { epoch, .. } = command {
+        *epoch = value;
+    }
+}
+
+fn set_spares(command: &mut Command, nodes: Vec<u64>) {
+    if let Command::Form { spares, .. } = command {
+        *spares = nodes;
+    }
+}
+
+fn set_preferred(command: &mut Command, node: u64) {
+    if let Command::Form { preferred, .. } = command {
+        *preferred = Some(node);
+    }
+}
+
+fn push_node(command: &mut Command, info: NodeInfo) {
+    if let Command::Form { nodes, .. } = command {
+        nodes.push(info);
+    }
+}
+
+fn replace(dead: u64, spare: u64, expected_epoch: u64) -> Command {
+    Command::ReplaceWithSpare {
+        dead,
+        spare,
+        expected_epoch,
+    }
+}
+
+#[test]
+fn a_spare_replaces_a_failed_secondary() {
+    let mut map = ClusterMap::default();
+    map.apply(&form_command()).expect("form");
+    assert_eq!(map.apply(&replace(1, 4, 5)), Ok(5), "the epoch stays");
+    assert_eq!(map.fragment.role_of(1), Role::Spare);
+    assert_eq!(
+        map.fragment.role_of(4),
+        Role::None,
+        "it catches up before it joins the in-sync set"
+    );
+    let rejoin = Command::SetRole {
+        node: 4,
+        role: Role::InSync,
+        expected_epoch: 5,
+    };
+    map.apply(&rejoin).expect("caught up");
+
+    // A catching-up secondary (Role::None) may be replaced too.
+    let catching_up = Command::SetRole {
+        node: 4,
+        role: Role::None,
+        expected_epoch: 5,
+    };
+    map.apply(&catching_up).expect("behind again");
+    assert_eq!(map.apply(&replace(4, 1, 5)), Ok(5));
+    assert_eq!(map.fragment.role_of(4), Role::Spare);
+    assert_eq!(map.fragment.role_of(1), Role::None);
+}
+
+#[test]
+fn replace_with_spare_is_fenced_and_checks_both_roles() {
+    let mut map = ClusterMap::default();
+    map.apply(&form_command()).expect("form");
+    let before = map.clone();
+    assert_eq!(
+        map.apply(&replace(1, 4, 4)),
+        Err(Rejection::StaleEpoch {
+            expected: 4,
+            actual: 5
+        })
+    );
+    assert_eq!(map.apply(&replace(2, 4, 5)), Err(Rejection::IsPrimary(2)));
+    assert_eq!(
+        map.apply(&replace(3, 4, 5)),
+        Err(Rejection::NotReplaceable(3)),
+        "an async member is not replaced by a spare"
+    );
+    assert_eq!(
+        map.apply(&replace(4, 4, 5)),
+        Err(Rejection::NotReplaceable(4))
+    );
+    assert_eq!(map.apply(&replace(1, 3, 5)), Err(Rejection::NotSpare(3)));
+    assert_eq!(map.apply(&replace(9, 4, 5)), Err(Rejection::NotDataNode(9)));
+    assert_eq!(map.apply(&replace(1, 8, 5)), Err(Rejection::UnknownNode(8)));
+    assert_eq!(map, before);
+}
+
+#[test]
+fn the_version_counts_accepted_commands_only() {
+    assert_eq!(ClusterMap::default().version, 0);
+    let mut map = pair();
+    assert_eq!(map.version, 5, "3 nodes, bootstrap, in sync");
+    map.apply(&failover(2, 0)).expect_err("stale");
+    map.apply(&Command::AddNode(node(1, NodeKind::Data)))
+        .expect_err("duplicate");
+    assert_eq!(map.version, 5);
+    map.apply(&Command::SetSafeness {
+        level: SafenessLevel::OneSafe,
+    })
+    .expect("safeness");
+    assert_eq!(map.version, 6);
+}
+
+#[test]
+fn names_ids_and_voters() {
+    let map = pair();
+    assert_eq!(map.name_of(2), Some("n2"));
+    assert_eq!(map.name_of(7), None);
+    assert_eq!(map.id_of("n3"), Some(3));
+    assert_eq!(map.id_of("nobody"), None);
+    assert_eq!(map.voters(), vec![1, 2, 3], "the arbiter votes too");
+}
+
+#[test]
+fn at_one_safe_a_catching_up_secondary_may_be_promoted() {
+    let mut map = pair();
+    map.apply(&Command::AddNode(node(4, NodeKind::Data)))
+        .expect("add");
+    assert_eq!(map.apply(&failover(4, 1)), Err(Rejection::NotPromotable(4)));
+    map.apply(&Command::SetSafeness {
+        level: SafenessLevel::OneSafe,
+    })
+    .expect("1-safe");
+    let lost = Some(LsnRange {
+        first_lsn: 8,
+        last_lsn: 9,
+    });
+    let command = Command::Promote {
+        node: 4,
+        expected_epoch: 1,
+        cause: PromotionCause::Failover,
+        lost,
+    };
+    assert_eq!(map.apply(&command), Ok(2));
+    assert_eq!(map.fragment.primary, Some(4));
 }
