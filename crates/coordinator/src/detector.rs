@@ -18,8 +18,11 @@
 //!    heard for more than `spare_after_ms` is replaced by a live spare
 //!    (lowest ids first).
 //! 3. **Switch back.** The preferred primary is in sync, alive, and its
-//!    `last_lsn` has been at least the primary's (both reports at the map's
-//!    epoch) for `switch_back_after_ms` without a break; then
+//!    `last_lsn` has been within `SWITCH_BACK_LAG_MAX` records of the
+//!    primary's (both reports at the map's epoch; under load an in-sync
+//!    secondary is always a few records behind, and the switchover itself
+//!    waits until it holds every record) for `switch_back_after_ms`
+//!    without a break; then
 //!    `switch_back_after_ms` must pass before the next `SwitchBack`.
 //!
 //! A node never heard from counts as heard at the detector's start: a new
@@ -28,13 +31,19 @@
 
 use std::collections::BTreeMap;
 
+/// How many records the preferred primary may lag and still count as
+/// caught up for a switch back.
+pub const SWITCH_BACK_LAG_MAX: u64 = 1_000;
+
+use serde::{Deserialize, Serialize};
+
 use crate::event::LsnRange;
 use crate::fragment::{Model, Role, SafenessLevel};
 use crate::map::{ClusterMap, NodeKind};
 use crate::NodeId;
 
 /// A data node's heartbeat: what it holds of the fragment.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Report {
     pub node: NodeId,
     /// The fragment epoch the node is at.
@@ -298,7 +307,7 @@ impl Detector {
                 .filter(|report| report.epoch == fragment.epoch)
         };
         let (theirs, ours) = (current(preferred)?, current(primary)?);
-        (theirs.last_lsn >= ours.last_lsn).then_some(preferred)
+        (theirs.last_lsn + SWITCH_BACK_LAG_MAX >= ours.last_lsn).then_some(preferred)
     }
 }
 
@@ -565,17 +574,18 @@ mod tests {
         let (map, mut detector) = switch_back_setup();
         hear(&mut detector, &[(1, 10), (2, 10)], 0);
         assert_eq!(detector.decide(&map, 0), Decision::Nothing);
-        hear(&mut detector, &[(1, 15), (2, 12)], 1_000);
+        let far = 12 + SWITCH_BACK_LAG_MAX + 1;
+        hear(&mut detector, &[(1, far), (2, 12)], 1_000);
         assert_eq!(detector.decide(&map, 1_000), Decision::Nothing);
-        hear(&mut detector, &[(1, 15), (2, 15)], 1_500);
+        hear(&mut detector, &[(1, far), (2, far - 1)], 1_500);
         assert_eq!(detector.decide(&map, 1_500), Decision::Nothing);
-        hear(&mut detector, &[(1, 15), (2, 15)], 2_500);
+        hear(&mut detector, &[(1, far), (2, far)], 2_500);
         assert_eq!(
             detector.decide(&map, 2_500),
             Decision::Nothing,
             "the window restarted at 1500"
         );
-        hear(&mut detector, &[(1, 15), (2, 15)], 3_400);
+        hear(&mut detector, &[(1, far), (2, far)], 3_400);
         assert_eq!(
             detector.decide(&map, 1_500 + SWITCH_BACK_MS),
             Decision::SwitchBack { from: 1, to: 2 }

@@ -59,6 +59,8 @@
 
 use std::collections::{BTreeSet, VecDeque};
 
+use serde::{Deserialize, Serialize};
+
 use crate::map::ClusterMap;
 use crate::NodeId;
 
@@ -70,7 +72,7 @@ pub const DRIFT_PERCENT: u64 = 5;
 pub const ROUNDS_PENDING_MAX: usize = 32;
 
 /// Why a voter refused a grant.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Denial {
     /// The voter's map has another primary, or is at another epoch.
     NotPrimary { primary: Option<NodeId>, epoch: u64 },
@@ -298,6 +300,11 @@ impl LeaseHolder {
     }
 
     /// When the lease ends on P's clock (0: no lease).
+    /// The epoch of the lease held (0: none).
+    pub fn epoch(&self) -> u64 {
+        self.lease.map_or(0, |(epoch, _)| epoch)
+    }
+
     pub fn valid_until_ms(&self) -> u64 {
         self.lease.map_or(0, |(_, until_ms)| until_ms)
     }

@@ -31,6 +31,7 @@
 // traits return them by value; the helpers that build them follow suit.
 #![allow(clippy::result_large_err)]
 
+pub mod agent;
 pub mod command;
 pub mod detector;
 pub mod event;

@@ -22,6 +22,7 @@ use openraft::raft::{
 use openraft::{AnyError, BasicNode, RaftNetwork, RaftNetworkFactory};
 use serde::{Deserialize, Serialize};
 
+use crate::agent::message::{AgentRequest, AgentResponse};
 use crate::types::{Raft, TypeConfig};
 use crate::NodeId;
 
@@ -30,6 +31,9 @@ pub enum RaftRequest {
     AppendEntries(AppendEntriesRequest<TypeConfig>),
     Vote(VoteRequest<NodeId>),
     InstallSnapshot(InstallSnapshotRequest<TypeConfig>),
+    /// Not Raft: the agents' own traffic (heartbeats, leases, forwarded
+    /// proposals), on the same frames and connections.
+    Agent(AgentRequest),
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -39,6 +43,7 @@ pub enum RaftResponse {
     InstallSnapshot(
         Result<InstallSnapshotResponse<NodeId>, RaftError<NodeId, InstallSnapshotError>>,
     ),
+    Agent(AgentResponse),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,6 +90,7 @@ pub async fn handle(raft: &Raft, request: RaftRequest) -> RaftResponse {
         RaftRequest::InstallSnapshot(rpc) => {
             RaftResponse::InstallSnapshot(raft.install_snapshot(rpc).await)
         }
+        RaftRequest::Agent(_) => RaftResponse::Agent(AgentResponse::Unsupported),
     }
 }
 

@@ -16,7 +16,7 @@ use crate::map::ClusterMap;
 use crate::types::SnapshotMeta;
 
 const MAGIC: &[u8; 8] = b"DAISYRSN";
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 pub const FILE_NAME: &str = "map.snapshot";
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -3,8 +3,11 @@
 //!
 //! Node `nI` (I from 1) gets client port `base + I - 1`, peer port
 //! `base + 1000 + I - 1` and data directory `DIR/nI` (log in `DIR/nI.log`).
-//! The first node is the primary on a first start; later starts keep each
-//! node's saved role. Ctrl-C (or SIGTERM) stops every node cleanly.
+//! When the data nodes are an even number, an arbiter (`arbiter`, peer
+//! port after the last node's, no client port) makes the voters odd, so a
+//! pair fails over automatically. The first node is the primary on a first
+//! start; afterwards the coordinator decides. Ctrl-C (or SIGTERM) stops
+//! every node cleanly.
 
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
@@ -27,13 +30,13 @@ pub const NODES_MAX: usize = 9;
 
 #[derive(clap::Args)]
 pub struct LocalOptions {
-    /// Redundancy model: single (one node) or active-standby (a primary and hot standbys).
-    #[arg(long, default_value = "active-standby", value_parser = ["single", "active-standby"])]
+    /// Redundancy model: single (one node), active-standby (a primary and standbys) or active-spare (a primary, a standby and spares).
+    #[arg(long, default_value = "active-standby", value_parser = ["single", "active-standby", "active-spare"])]
     pub model: String,
     /// When writes are acknowledged.
     #[arg(long, default_value = "2-safe", value_parser = ["1-safe", "2-safe", "2-safe-committed", "very-safe"])]
     pub safeness: String,
-    /// Data nodes (active-standby: 2 to 9) [default: 2; single: 1].
+    /// Data nodes (active-standby: 2 to 9, active-spare: 3 to 9) [default: 2; single: 1; active-spare: 3].
     #[arg(long)]
     pub nodes: Option<usize>,
     /// First client port.
@@ -49,10 +52,15 @@ pub struct LocalOptions {
 
 struct Node {
     id: String,
+    /// The client port; an arbiter has none and is checked on its peer port.
     client_port: u16,
+    arbiter: bool,
     child: Child,
     exited: bool,
 }
+
+/// The arbiter's node id.
+const ARBITER_ID: &str = "arbiter";
 
 pub fn run(options: LocalOptions) -> ExitCode {
     match start(&options) {
@@ -73,13 +81,22 @@ fn node_count(options: &LocalOptions) -> Result<usize, String> {
         ("active-standby", Some(n)) => Err(format!(
             "active-standby needs 2 to {NODES_MAX} nodes, not {n}"
         )),
+        ("active-spare", None) => Ok(3),
+        ("active-spare", Some(n)) if (3..=NODES_MAX).contains(&n) => Ok(n),
+        ("active-spare", Some(n)) => Err(format!(
+            "active-spare needs 3 to {NODES_MAX} nodes (a primary, a standby, spares), not {n}"
+        )),
         (other, _) => Err(format!("model '{other}' is not available")),
     }
 }
 
 fn start(options: &LocalOptions) -> Result<Vec<Node>, String> {
     let count = node_count(options)?;
-    let last_peer = u32::from(options.base_port) + u32::from(PEER_PORT_OFFSET) + count as u32;
+    let arbiter = count > 1 && count % 2 == 0;
+    let last_peer = u32::from(options.base_port)
+        + u32::from(PEER_PORT_OFFSET)
+        + count as u32
+        + u32::from(arbiter);
     if options.base_port < 1024 || last_peer > u32::from(u16::MAX) {
         return Err(format!(
             "--base-port {} leaves no room for {count} client and peer ports",
@@ -91,12 +108,37 @@ fn start(options: &LocalOptions) -> Result<Vec<Node>, String> {
     let ids: Vec<String> = (1..=count).map(|i| format!("n{i}")).collect();
     let client_port = |i: usize| options.base_port + i as u16;
     let peer_port = |i: usize| options.base_port + PEER_PORT_OFFSET + i as u16;
-    let members = ids
+    let kind = |i: usize| {
+        if options.model == "active-spare" && i >= 2 {
+            "/spare"
+        } else {
+            ""
+        }
+    };
+    let mut members = ids
         .iter()
         .enumerate()
-        .map(|(i, id)| format!("{id}=127.0.0.1:{}", peer_port(i)))
-        .collect::<Vec<_>>()
-        .join(",");
+        .map(|(i, id)| format!("{id}=127.0.0.1:{}{}", peer_port(i), kind(i)))
+        .collect::<Vec<_>>();
+    if arbiter {
+        members.push(format!(
+            "{ARBITER_ID}=127.0.0.1:{}/arbiter",
+            peer_port(count)
+        ));
+    }
+    let members = members.join(",");
+    let shared = |args: &mut Vec<String>| {
+        args.extend([
+            "--members".into(),
+            members.clone(),
+            "--primary".into(),
+            ids[0].clone(),
+            "--safeness".into(),
+            options.safeness.clone(),
+            "--model".into(),
+            options.model.clone(),
+        ]);
+    };
     let binary = std::env::current_exe().map_err(|e| format!("cannot find this binary: {e}"))?;
     let mut nodes = Vec::new();
     for (i, id) in ids.iter().enumerate() {
@@ -113,20 +155,16 @@ fn start(options: &LocalOptions) -> Result<Vec<Node>, String> {
             args.extend([
                 "--peer-addr".into(),
                 format!("127.0.0.1:{}", peer_port(i)),
-                "--members".into(),
-                members.clone(),
-                "--primary".into(),
-                ids[0].clone(),
-                "--safeness".into(),
-                options.safeness.clone(),
                 "--standby".into(),
                 options.standby.clone(),
             ]);
+            shared(&mut args);
         }
         match spawn(&binary, &args, &options.dir.join(format!("{id}.log"))) {
             Ok(child) => nodes.push(Node {
                 id: id.clone(),
                 client_port: client_port(i),
+                arbiter: false,
                 child,
                 exited: false,
             }),
@@ -136,7 +174,35 @@ fn start(options: &LocalOptions) -> Result<Vec<Node>, String> {
             }
         }
     }
-    let ready = wait_ready(&mut nodes, &options.dir).and_then(|()| wait_replicating(&nodes));
+    if arbiter {
+        let mut args = vec![
+            "server".to_string(),
+            "--arbiter".into(),
+            "--node-id".into(),
+            ARBITER_ID.into(),
+            "--peer-addr".into(),
+            format!("127.0.0.1:{}", peer_port(count)),
+            "--data-dir".into(),
+            options.dir.join(ARBITER_ID).display().to_string(),
+        ];
+        shared(&mut args);
+        let log = options.dir.join(format!("{ARBITER_ID}.log"));
+        match spawn(&binary, &args, &log) {
+            Ok(child) => nodes.push(Node {
+                id: ARBITER_ID.into(),
+                client_port: peer_port(count),
+                arbiter: true,
+                child,
+                exited: false,
+            }),
+            Err(error) => {
+                stop_all(&mut nodes);
+                return Err(format!("cannot start the arbiter: {error}"));
+            }
+        }
+    }
+    let ready =
+        wait_ready(&mut nodes, &options.dir).and_then(|()| wait_replicating(&nodes, options));
     if let Err(error) = ready {
         stop_all(&mut nodes);
         return Err(error);
@@ -194,24 +260,32 @@ fn wait_ready(nodes: &mut [Node], dir: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// Waits until the primary has every secondary connected, so the first
-/// write at 2-safe is acknowledged rather than refused.
-fn wait_replicating(nodes: &[Node]) -> Result<(), String> {
-    let Some(primary) = nodes.first().filter(|_| nodes.len() > 1) else {
+/// Waits until the primary has its standby connected and, with a
+/// coordinator, holds its lease, so the first write is acknowledged
+/// rather than refused.
+fn wait_replicating(nodes: &[Node], options: &LocalOptions) -> Result<(), String> {
+    let data_nodes = nodes.iter().filter(|n| !n.arbiter).count();
+    let Some(primary) = nodes.first().filter(|_| data_nodes > 1) else {
         return Ok(());
     };
     let addr = format!("127.0.0.1:{}", primary.client_port);
-    let wanted = nodes.len() - 1;
+    let wanted = if options.model == "active-spare" {
+        1
+    } else {
+        data_nodes - 1
+    };
     let deadline = Instant::now() + START_TIMEOUT;
     loop {
-        let connected = crate::admin::call(&addr, None, &["INFO", "replication"])
-            .ok()
-            .and_then(|text| {
-                text.lines()
-                    .find_map(|line| line.strip_prefix("connected_slaves:"))
-                    .and_then(|n| n.trim().parse::<usize>().ok())
-            });
-        if connected.is_some_and(|n| n >= wanted) {
+        let info = crate::admin::call(&addr, None, &["INFO", "replication"]).unwrap_or_default();
+        let field = |name: &str| {
+            info.lines()
+                .find_map(|line| line.strip_prefix(name)?.strip_prefix(':'))
+                .map(str::trim)
+                .map(str::to_string)
+        };
+        let connected = field("connected_slaves").and_then(|n| n.parse::<usize>().ok());
+        let serving = field("coordinator").is_none() || field("lease").as_deref() == Some("held");
+        if connected.is_some_and(|n| n >= wanted) && serving {
             return Ok(());
         }
         if Instant::now() >= deadline {
@@ -234,15 +308,30 @@ fn print_banner(nodes: &[Node], options: &LocalOptions) {
         options.safeness
     );
     for (i, node) in nodes.iter().enumerate() {
-        let role = if i == 0 {
-            "primary on first start"
-        } else {
-            "secondary (send READONLY to read)"
+        if node.arbiter {
+            let _ = writeln!(
+                out,
+                "  {}  peer port {}  votes in the coordinator, holds no data",
+                node.id, node.client_port
+            );
+            continue;
+        }
+        let role = match i {
+            0 => "primary on first start",
+            1 => "secondary (send READONLY to read)",
+            _ if options.model == "active-spare" => "spare (takes a lost secondary's place)",
+            _ => "secondary (send READONLY to read)",
         };
         let _ = writeln!(
             out,
             "  {}  redis-cli -p {:<5}  {role}",
             node.id, node.client_port
+        );
+    }
+    if nodes.len() >= 3 {
+        let _ = writeln!(
+            out,
+            "Failover is automatic: kill the primary and a secondary takes over within a fraction of a second."
         );
     }
     let first = nodes.first().map_or(0, |n| n.client_port);

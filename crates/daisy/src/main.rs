@@ -158,9 +158,12 @@ struct ServerArgs {
     /// Address of the peer port (replication); needed with --members.
     #[arg(long)]
     peer_addr: Option<String>,
-    /// Every member, this node included: ID=HOST:PEERPORT[/KIND],... with KIND sync (default), dr or reporting.
+    /// Every member, this node included: ID=HOST:PEERPORT[/KIND],... with KIND sync (default), dr, reporting, spare or arbiter.
     #[arg(long)]
     members: Option<String>,
+    /// Where to connect to some members instead of their --members address (port forward, proxy): ID=HOST:PORT,...
+    #[arg(long)]
+    peer_routes: Option<String>,
     /// The member that is primary on the cluster's first start.
     #[arg(long)]
     primary: Option<String>,
@@ -176,8 +179,32 @@ struct ServerArgs {
     /// Recent records kept in memory for reconnecting secondaries (bytes or 64mb) [default: 64mb].
     #[arg(long, value_parser = parse_bytes)]
     repl_backlog_bytes: Option<u64>,
-    /// Log filter, e.g. info, debug, daisy_server=trace [default: info].
-    #[arg(long, env = "DAISY_LOG", default_value = "info")]
+    /// Run as an arbiter: a coordinator voter with no data and no client port.
+    #[arg(long)]
+    arbiter: bool,
+    /// The redundancy model: single, active-standby or active-spare [default: active-standby].
+    #[arg(long, value_parser = ["single", "active-standby", "active-spare"])]
+    model: Option<String>,
+    /// Milliseconds between heartbeats to the coordinator (and lease renewals) [default: 20].
+    #[arg(long)]
+    heartbeat_ms: Option<u64>,
+    /// Milliseconds a lease renewal keeps the primary serving [default: 150].
+    #[arg(long)]
+    lease_ms: Option<u64>,
+    /// Milliseconds without a heartbeat before the primary is failed over, or an in-sync secondary dropped [default: 150].
+    #[arg(long)]
+    failover_after_ms: Option<u64>,
+    /// Milliseconds a secondary may be unreachable before a spare replaces it (active-spare) [default: 3000].
+    #[arg(long)]
+    spare_after_ms: Option<u64>,
+    /// Switch back to the preferred (first) primary once it has returned and caught up [default: true].
+    #[arg(long)]
+    switch_back: Option<bool>,
+    /// Milliseconds the preferred primary must stay caught up before the switch back [default: 1000].
+    #[arg(long)]
+    switch_back_after_ms: Option<u64>,
+    /// Log filter, e.g. info, debug, daisy_server=trace [default: info,openraft=off; openraft=warn shows the Raft library's own messages].
+    #[arg(long, env = "DAISY_LOG", default_value = "info,openraft=off")]
     log: String,
 }
 
@@ -217,11 +244,19 @@ impl ServerArgs {
             node_id,
             peer_addr,
             members,
+            peer_routes,
             primary,
             safeness,
             standby,
             sync_timeout_ms,
-            repl_backlog_bytes
+            repl_backlog_bytes,
+            model,
+            heartbeat_ms,
+            lease_ms,
+            failover_after_ms,
+            spare_after_ms,
+            switch_back,
+            switch_back_after_ms
         );
         apply_size!(
             proto_max_bulk_len,
@@ -230,6 +265,7 @@ impl ServerArgs {
             client_output_buffer_limit_pubsub,
             client_output_buffer_limit_normal
         );
+        config.arbiter |= self.arbiter;
         config.validate()?;
         Ok(config)
     }
@@ -328,6 +364,18 @@ mod tests {
         }
     }
 
+    #[test]
+    fn the_arbiter_flag_reaches_the_config() {
+        let config = config_from(&[
+            "--arbiter",
+            "--node-id=c",
+            "--peer-addr=127.0.0.1:7103",
+            "--members=a=127.0.0.1:7101,b=127.0.0.1:7102,c=127.0.0.1:7103/arbiter",
+            "--primary=a",
+        ]);
+        assert!(config.arbiter);
+    }
+
     /// Every flag must reach the config: a flag that is parsed but not
     /// applied would silently run with the default.
     #[test]
@@ -355,11 +403,19 @@ mod tests {
             "--node-id=b",
             "--peer-addr=127.0.0.1:7102",
             "--members=a=127.0.0.1:7101,b=127.0.0.1:7102,c=127.0.0.1:7103/dr",
+            "--peer-routes=a=127.0.0.1:9101",
             "--primary=a",
             "--safeness=very-safe",
             "--standby=warm",
             "--sync-timeout-ms=250",
             "--repl-backlog-bytes=2mb",
+            "--model=active-spare",
+            "--heartbeat-ms=25",
+            "--lease-ms=200",
+            "--failover-after-ms=300",
+            "--spare-after-ms=4000",
+            "--switch-back=false",
+            "--switch-back-after-ms=2000",
         ]);
         let expected = Config {
             client_addr: "127.0.0.1:7777".parse().unwrap(),
@@ -385,11 +441,20 @@ mod tests {
             node_id: "b".into(),
             peer_addr: "127.0.0.1:7102".into(),
             members: "a=127.0.0.1:7101,b=127.0.0.1:7102,c=127.0.0.1:7103/dr".into(),
+            peer_routes: "a=127.0.0.1:9101".into(),
             primary: "a".into(),
             safeness: "very-safe".into(),
             standby: "warm".into(),
             sync_timeout_ms: 250,
             repl_backlog_bytes: 2 << 20,
+            arbiter: false,
+            model: "active-spare".into(),
+            heartbeat_ms: 25,
+            lease_ms: 200,
+            failover_after_ms: 300,
+            spare_after_ms: 4000,
+            switch_back: false,
+            switch_back_after_ms: 2000,
         };
         assert_eq!(config, expected);
         assert_ne!(

@@ -65,7 +65,15 @@ fn row_of(addr: &str, fields: &Fields) -> Row {
         },
         lag: "-".into(),
         link: if primary {
-            format!("{} connected", field(fields, "connected_slaves"))
+            let connected = format!("{} connected", field(fields, "connected_slaves"));
+            match fields.get("lease") {
+                Some(lease) if lease == "held" => format!(
+                    "{connected}, lease held ({} ms left)",
+                    field(fields, "lease_ms_left")
+                ),
+                Some(_) => format!("{connected}, NO LEASE (not serving)"),
+                None => connected,
+            }
         } else {
             let mut link = field(fields, "master_link_status");
             if fields.get("sync_in_progress").is_some_and(|s| s == "1") {
@@ -136,16 +144,28 @@ pub fn render(addr: &str, password: Option<&str>) -> Result<String, String> {
         rows.push(row_of(addr, &first));
     }
     let mut out = String::new();
+    let described = primary.as_ref().unwrap_or(&first);
     let _ = writeln!(
         out,
         "fragment 0: safeness {}, primary {}",
-        field(primary.as_ref().unwrap_or(&first), "safeness"),
+        field(described, "safeness"),
         if primary.is_some() {
             primary_addr.as_str()
         } else {
             "unknown (not reachable)"
         },
     );
+    if described.get("coordinator").is_some_and(|c| c == "on") {
+        let _ = writeln!(
+            out,
+            "coordinator: leader {}, model {}, map version {}, epoch {}, in-sync [{}]",
+            field(described, "coordinator_leader"),
+            field(described, "model"),
+            field(described, "map_version"),
+            field(described, "map_epoch"),
+            field(described, "in_sync"),
+        );
+    }
     let header = Row {
         node: "NODE".into(),
         addr: "CLIENT ADDR".into(),

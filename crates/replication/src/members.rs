@@ -18,6 +18,11 @@ pub enum MemberKind {
     Dr,
     /// A read-only copy for reports, fed asynchronously.
     Reporting,
+    /// A data node that waits, holding nothing, until the coordinator
+    /// gives it a replica (the `active-spare` model).
+    Spare,
+    /// Only votes in the coordinator; holds no data.
+    Arbiter,
 }
 
 impl MemberKind {
@@ -26,11 +31,24 @@ impl MemberKind {
             MemberKind::Sync => "sync",
             MemberKind::Dr => "dr",
             MemberKind::Reporting => "reporting",
+            MemberKind::Spare => "spare",
+            MemberKind::Arbiter => "arbiter",
         }
     }
 
     pub fn is_async(self) -> bool {
-        self != MemberKind::Sync
+        matches!(self, MemberKind::Dr | MemberKind::Reporting)
+    }
+
+    /// Whether the member votes in the coordinator: every member but the
+    /// asynchronous ones, which may be far away.
+    pub fn votes(self) -> bool {
+        !self.is_async()
+    }
+
+    /// Whether the member holds (or may hold) a replica.
+    pub fn holds_data(self) -> bool {
+        self != MemberKind::Arbiter
     }
 }
 
@@ -58,10 +76,12 @@ pub fn parse_members(text: &str) -> Result<Vec<Member>, String> {
             "sync" => MemberKind::Sync,
             "dr" => MemberKind::Dr,
             "reporting" => MemberKind::Reporting,
+            "spare" => MemberKind::Spare,
+            "arbiter" => MemberKind::Arbiter,
             other => {
                 return Err(format!(
-                    "member '{id}': kind must be sync, dr or reporting, not '{other}'"
-                ))
+                "member '{id}': kind must be sync, dr, reporting, spare or arbiter, not '{other}'"
+            ))
             }
         };
         let peer_addr = addr

@@ -29,6 +29,10 @@ pub struct Progress {
     pub applies: bool,
     /// The primary's number for its current connection.
     pub session: u64,
+    /// In the in-sync set: every write at 2-safe and above waits for it.
+    /// From the member kind (`sync`) without a coordinator; from the
+    /// cluster map with one.
+    pub in_sync: bool,
 }
 
 pub struct Tracker {
@@ -41,7 +45,7 @@ impl Tracker {
     pub fn new(members: &[Member], self_id: &str, sync_timeout_ms: u64) -> Tracker {
         let secondaries = members
             .iter()
-            .filter(|m| m.id != self_id)
+            .filter(|m| m.id != self_id && m.kind.holds_data())
             .map(|m| Progress {
                 id: m.id.clone(),
                 kind: m.kind,
@@ -53,6 +57,7 @@ impl Tracker {
                 client_addr: String::new(),
                 applies: true,
                 session: 0,
+                in_sync: m.kind == MemberKind::Sync,
             })
             .collect();
         Tracker {
@@ -87,9 +92,7 @@ impl Tracker {
     }
 
     fn in_sync(&self) -> impl Iterator<Item = &Progress> {
-        self.secondaries
-            .iter()
-            .filter(|p| p.kind == MemberKind::Sync)
+        self.secondaries.iter().filter(|p| p.in_sync)
     }
 
     /// The highest LSN a reply at `level` may depend on: local durability,

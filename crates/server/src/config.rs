@@ -71,6 +71,11 @@ pub struct Config {
     /// `ID=HOST:PEERPORT[/KIND],...` with KIND `sync` (the default), `dr` or
     /// `reporting`. Empty for a standalone node.
     pub members: String,
+    /// Where this node connects to some members, when not at the address
+    /// the members list gives (a port forward, NAT, or a fault-injecting
+    /// proxy): `ID=HOST:PORT,...`. The members list still names the
+    /// cluster; only the dialling changes.
+    pub peer_routes: String,
     /// The member that is primary on the cluster's first start; afterwards
     /// each node's saved replication state decides.
     pub primary: String,
@@ -86,6 +91,29 @@ pub struct Config {
     /// Recent records kept in memory for secondaries that reconnect, in
     /// bytes (older ones are read from the log on disk).
     pub repl_backlog_bytes: u64,
+    /// Run as an arbiter: a coordinator voter with no data and no client
+    /// port (`node_id`, `peer_addr` and `members` still apply).
+    pub arbiter: bool,
+    /// The redundancy model: `single`, `active-standby` or `active-spare`.
+    pub model: String,
+    /// How often each node heartbeats the coordinator's voters, and the
+    /// primary renews its lease, in ms.
+    pub heartbeat_ms: u64,
+    /// How long a lease renewal keeps the primary serving, in ms.
+    pub lease_ms: u64,
+    /// The coordinator fails a primary over once it has not heard from it
+    /// for this long, in ms; the primary drops an in-sync secondary
+    /// silent this long.
+    pub failover_after_ms: u64,
+    /// With `model = active-spare`: a spare replaces a secondary that has
+    /// been unreachable this long, in ms.
+    pub spare_after_ms: u64,
+    /// Hand the primary role back to the preferred primary (the first
+    /// one) when it has returned and caught up.
+    pub switch_back: bool,
+    /// How long the preferred primary must stay caught up before the
+    /// switch back, in ms.
+    pub switch_back_after_ms: u64,
 }
 
 impl Default for Config {
@@ -114,11 +142,20 @@ impl Default for Config {
             node_id: "node-1".into(),
             peer_addr: String::new(),
             members: String::new(),
+            peer_routes: String::new(),
             primary: String::new(),
             safeness: "2-safe".into(),
             standby: "hot".into(),
             sync_timeout_ms: 1000,
             repl_backlog_bytes: 64 * 1024 * 1024,
+            arbiter: false,
+            model: "active-standby".into(),
+            heartbeat_ms: 20,
+            lease_ms: 150,
+            failover_after_ms: 150,
+            spare_after_ms: 3000,
+            switch_back: true,
+            switch_back_after_ms: 1000,
         }
     }
 }
@@ -178,7 +215,9 @@ impl Config {
         if !(1024 * 1024..=1 << 40).contains(&self.repl_backlog_bytes) {
             return Err("repl_backlog_bytes must be between 1mb and 1tb".into());
         }
+        self.validate_coordination()?;
         let members = self.member_list()?;
+        self.dial_list()?;
         if members.is_empty() {
             return Ok(());
         }
@@ -197,6 +236,19 @@ impl Config {
                 me.peer_addr
             ));
         }
+        if me.kind == daisy_replication::MemberKind::Arbiter && !self.arbiter {
+            return Err(format!(
+                "member '{}' is an arbiter: start it with --arbiter",
+                self.node_id
+            ));
+        }
+        if self.arbiter && me.kind != daisy_replication::MemberKind::Arbiter {
+            return Err(format!(
+                "--arbiter, but the members list gives '{}' the kind {}",
+                self.node_id,
+                me.kind.name()
+            ));
+        }
         match members.iter().find(|m| m.id == self.primary) {
             Some(primary) if primary.kind == daisy_replication::MemberKind::Sync => Ok(()),
             Some(_) => Err(format!("primary '{}' is an async member", self.primary)),
@@ -207,12 +259,67 @@ impl Config {
         }
     }
 
+    fn validate_coordination(&self) -> Result<(), String> {
+        if !matches!(
+            self.model.as_str(),
+            "single" | "active-standby" | "active-spare"
+        ) {
+            return Err(format!(
+                "model must be single, active-standby or active-spare, not '{}'",
+                self.model
+            ));
+        }
+        if !(5..=10_000).contains(&self.heartbeat_ms) {
+            return Err("heartbeat_ms must be between 5 and 10000".into());
+        }
+        if self.lease_ms < 3 * self.heartbeat_ms || self.lease_ms > 600_000 {
+            return Err("lease_ms must be at least 3 heartbeats and at most 600000".into());
+        }
+        if self.failover_after_ms < 3 * self.heartbeat_ms || self.failover_after_ms > 600_000 {
+            return Err(
+                "failover_after_ms must be at least 3 heartbeats and at most 600000".into(),
+            );
+        }
+        if !(10..=3_600_000).contains(&self.spare_after_ms)
+            || !(10..=3_600_000).contains(&self.switch_back_after_ms)
+        {
+            return Err(
+                "spare_after_ms and switch_back_after_ms must be between 10 and 3600000".into(),
+            );
+        }
+        Ok(())
+    }
+
     pub fn safeness_level(&self) -> Result<daisy_replication::Safeness, String> {
         self.safeness.parse()
     }
 
     pub fn member_list(&self) -> Result<Vec<daisy_replication::Member>, String> {
         daisy_replication::parse_members(&self.members)
+    }
+
+    /// The members as this node dials them: `peer_routes` applied.
+    pub fn dial_list(&self) -> Result<Vec<daisy_replication::Member>, String> {
+        let mut members = self.member_list()?;
+        for route in self
+            .peer_routes
+            .split(',')
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+        {
+            let (id, addr) = route
+                .split_once('=')
+                .ok_or_else(|| format!("peer route '{route}' must look like ID=HOST:PORT"))?;
+            let addr = addr.parse().map_err(|_| {
+                format!("peer route '{route}': '{addr}' is not a HOST:PORT address")
+            })?;
+            let member = members
+                .iter_mut()
+                .find(|m| m.id == id)
+                .ok_or_else(|| format!("peer route '{route}' names no member"))?;
+            member.peer_addr = addr;
+        }
+        Ok(members)
     }
 
     pub fn peer_address(&self) -> Result<Option<SocketAddr>, String> {
@@ -287,6 +394,19 @@ impl Config {
             ("sync-timeout-ms", self.sync_timeout_ms.to_string()),
             ("node-id", self.node_id.clone()),
             ("standby", self.standby.clone()),
+            ("model", self.model.clone()),
+            ("heartbeat-ms", self.heartbeat_ms.to_string()),
+            ("lease-ms", self.lease_ms.to_string()),
+            ("failover-after-ms", self.failover_after_ms.to_string()),
+            ("spare-after-ms", self.spare_after_ms.to_string()),
+            (
+                "switch-back",
+                if self.switch_back { "yes" } else { "no" }.into(),
+            ),
+            (
+                "switch-back-after-ms",
+                self.switch_back_after_ms.to_string(),
+            ),
         ]
     }
 

@@ -229,9 +229,10 @@ impl Connection {
         if self.reply_gate_lsn == 0 {
             return;
         }
-        let (level, deadline) = {
+        let (level, deadline, generation) = {
             let node = self.node.borrow();
             let level = node.safeness_for(self.safeness);
+            let generation = node.repl.as_ref().map(|r| r.generation);
             // A secondary's reads wait for the primary's watermark, too.
             let replicated = node
                 .repl
@@ -241,6 +242,7 @@ impl Connection {
             (
                 level,
                 replicated.then(|| tokio::time::Instant::now() + timeout),
+                generation,
             )
         };
         let mut recheck = false;
@@ -264,6 +266,16 @@ impl Connection {
                             self.reply_gate_lsn = self.failure_gate(journal);
                         }
                     }
+                }
+                // The node's role changed since the batch ran: its records
+                // may be cut as divergent, and the watermark now belongs to
+                // another primary's log; nothing here can be confirmed.
+                if node.repl.as_ref().map(|r| r.generation) != generation {
+                    drop(node);
+                    self.fail_replies_with(
+                        "TRYAGAIN This node's role changed (a failover or switchover) before the command was confirmed; its outcome is unknown.",
+                    );
+                    return;
                 }
                 let Some(journal) = &node.journal else {
                     return;
@@ -290,9 +302,9 @@ impl Connection {
     /// did not acknowledge in time, so the outcome of its writes is unknown
     /// and what its reads saw may not survive a failover.
     fn fail_replies(&mut self, level: Safeness) {
-        let Some(&first) = self.reply_marks.first() else {
+        if self.reply_marks.is_empty() {
             return;
-        };
+        }
         let message = {
             let node = self.node.borrow();
             if node.is_secondary() {
@@ -307,10 +319,18 @@ impl Connection {
                 )
             }
         };
+        self.fail_replies_with(&message);
+    }
+
+    /// Replaces every reply of the batch by the error `message`.
+    fn fail_replies_with(&mut self, message: &str) {
+        let Some(&first) = self.reply_marks.first() else {
+            return;
+        };
         let count = self.reply_marks.len();
         self.reply.truncate(first);
         for _ in 0..count {
-            self.reply.error(&message);
+            self.reply.error(message);
         }
         self.reply_gate_lsn = 0;
     }
@@ -564,6 +584,10 @@ impl Connection {
                 return Some(refusal);
             }
             if let Some(refusal) = node.replication_refusal(node.safeness_for(self.safeness)) {
+                return Some(refusal);
+            }
+        } else if matches!(spec.handler, Handler::Data(_)) && !node.is_secondary() {
+            if let Some(refusal) = node.read_refusal() {
                 return Some(refusal);
             }
         } else if matches!(spec.handler, Handler::Data(_)) && node.is_secondary() {

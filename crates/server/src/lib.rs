@@ -64,8 +64,33 @@ pub fn run(config: Config) -> io::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
+    if config.arbiter {
+        return runtime.block_on(arbitrate(config));
+    }
     let local = LocalSet::new();
     local.block_on(&runtime, serve(config))
+}
+
+/// An arbiter: a coordinator voter on the peer port, nothing else.
+async fn arbitrate(config: Config) -> io::Result<()> {
+    let invalid = |e: String| io::Error::new(io::ErrorKind::InvalidInput, e);
+    let members = config.member_list().map_err(invalid)?;
+    let mut agent_config = replication::coordination::agent_config(&config, &members)
+        .map_err(invalid)?
+        .ok_or_else(|| invalid("an arbiter needs a cluster of at least three voters".into()))?;
+    let addr = config
+        .peer_address()
+        .map_err(invalid)?
+        .ok_or_else(|| invalid("an arbiter needs a peer_addr".into()))?;
+    agent_config.listener = Some(std::net::TcpListener::bind(addr)?);
+    let _agent = daisy_coordinator::agent::spawn(agent_config)?;
+    tracing::info!(%addr, node = %config.node_id, "arbiter ready");
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => tracing::info!("shutting down on SIGINT"),
+        _ = terminate.recv() => tracing::info!("shutting down on SIGTERM"),
+    }
+    Ok(())
 }
 
 async fn serve(config: Config) -> io::Result<()> {

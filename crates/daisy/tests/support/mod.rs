@@ -119,7 +119,7 @@ impl Drop for ServerProcess {
         let _ = self.child.wait();
         if std::thread::panicking() {
             // The reference server's log says nothing useful; ours might.
-            let tail = if self.name == "daisy" {
+            let tail = if self.name != "redis-server" {
                 format!(" (last lines below)\n{}", self.log_tail(20))
             } else {
                 String::new()
@@ -198,8 +198,11 @@ pub fn spawn_daisy_in(
             .stderr(log_err)
             .spawn()
             .map_err(|e| format!("cannot run daisy: {e}"))?;
+        // An arbiter has no client port: `port` is its peer port, and it
+        // is ready once that accepts connections.
+        let arbiter = extra_args.contains(&"--arbiter");
         let mut server = ServerProcess {
-            name: "daisy",
+            name: if arbiter { "arbiter" } else { "daisy" },
             port,
             child,
             dir: data_dir.to_path_buf(),
@@ -358,7 +361,13 @@ fn wait_until_ready(server: &mut ServerProcess) -> Result<(), String> {
                 server.name
             ));
         }
-        if let Ok(mut conn) = RespConn::try_connect(server.port, Duration::from_millis(500)) {
+        if server.name == "arbiter" {
+            let addr = std::net::SocketAddr::from(([127, 0, 0, 1], server.port));
+            if std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_ok() {
+                return Ok(());
+            }
+        } else if let Ok(mut conn) = RespConn::try_connect(server.port, Duration::from_millis(500))
+        {
             // PONG, or NOAUTH when a password is set: either way it serves.
             match conn.call(&["PING"]) {
                 Ok(Resp::Simple(pong)) if pong == b"PONG" => return Ok(()),

@@ -18,6 +18,7 @@
 //!
 //! The protocol is described in `docs/replication.md`.
 
+pub mod coordination;
 mod primary;
 pub mod report;
 mod secondary;
@@ -91,6 +92,8 @@ pub struct Link {
 pub struct Replication {
     pub node_id: String,
     pub members: Vec<Member>,
+    /// The members as this node connects to them (`peer_routes` applied).
+    pub dial: Vec<Member>,
     pub role: Role,
     pub state: NodeState,
     pub tracker: Tracker,
@@ -110,6 +113,9 @@ pub struct Replication {
     /// The membership's fingerprint, checked in every handshake and probe.
     pub cluster: u64,
     pub switchover: Option<Switchover>,
+    /// The coordinator's agent and map, in a cluster with three voters or
+    /// more; `None` otherwise (member kinds decide, failover is manual).
+    pub coordination: Option<coordination::Coordination>,
 }
 
 impl Replication {
@@ -129,6 +135,14 @@ impl Replication {
                 promoted_at_lsn: None,
             },
         };
+        let coordination = match coordination::agent_config(config, &members)? {
+            Some(agent_config) => {
+                let agent = daisy_coordinator::agent::spawn(agent_config)
+                    .map_err(|e| format!("cannot start the coordinator: {e}"))?;
+                Some(coordination::Coordination::new(agent, config))
+            }
+            None => None,
+        };
         let role = if state.primary_id == config.node_id {
             Role::Primary
         } else {
@@ -139,6 +153,8 @@ impl Replication {
             tracker: Tracker::new(&members, &config.node_id, config.sync_timeout_ms),
             cluster: daisy_replication::fingerprint(&members),
             switchover: None,
+            coordination,
+            dial: config.dial_list()?,
             members,
             role,
             state,
@@ -223,6 +239,15 @@ impl Node {
                 switchover.target
             ));
         }
+        if let Some(refusal) = self.lease_refusal() {
+            return Some(refusal);
+        }
+        // With a coordinator the in-sync set shrinks when a secondary is
+        // lost, so writes wait for that instead of failing; except at
+        // very-safe, where the set never shrinks.
+        if repl.coordination.is_some() && level != Safeness::VerySafe {
+            return None;
+        }
         repl.tracker
             .ready(level, now_ms())
             .err()
@@ -237,6 +262,9 @@ impl Node {
         };
         if repl.is_primary() {
             return Err("ERR this node is already the primary".into());
+        }
+        if repl.coordination.is_some() {
+            return Err("ERR this cluster's coordinator chooses the primary: failover is automatic; use DAISY SWITCHOVER for a planned change".into());
         }
         if repl.my_kind() == MemberKind::Reporting {
             return Err("ERR a reporting member cannot be promoted".into());
@@ -328,7 +356,11 @@ impl Node {
         let Some(member) = repl.member(target) else {
             return Err(format!("ERR '{target}' is not a member"));
         };
-        if member.kind != MemberKind::Sync || target == repl.node_id {
+        let eligible = match &repl.coordination {
+            Some(coordination) => coordination.in_sync(target),
+            None => member.kind == MemberKind::Sync,
+        };
+        if !eligible || target == repl.node_id {
             return Err(format!(
                 "ERR '{target}' is not a secondary that can be primary"
             ));
@@ -449,10 +481,9 @@ pub async fn probe(addr: SocketAddr, my_id: &str) -> Option<View> {
     attempt.await
 }
 
-/// Probes every other member at once; the answers that came in time from
-/// members of this cluster.
-pub async fn probe_all(members: &[Member], my_id: &str) -> Vec<View> {
-    let cluster = daisy_replication::fingerprint(members);
+/// Probes every other member at once (at the addresses in `members`); the
+/// answers that came in time from members of the cluster `cluster`.
+pub async fn probe_all(members: &[Member], my_id: &str, cluster: u64) -> Vec<View> {
     let probes = members.iter().filter(|m| m.id != my_id).map(|m| {
         let (addr, my_id) = (m.peer_addr, my_id.to_string());
         async move { probe(addr, &my_id).await }
@@ -488,22 +519,23 @@ async fn futures_join_all<F: std::future::Future + 'static>(
 /// Before a node that believes it is primary serves anyone: if another
 /// member knows a newer epoch, this node was deposed while it was away.
 pub async fn check_epoch_before_serving(node: &Rc<RefCell<Node>>) {
-    let (members, my_id, epoch, primary) = {
+    let (members, my_id, epoch, primary, cluster) = {
         let node = node.borrow();
         let Some(repl) = &node.repl else {
             return;
         };
         (
-            repl.members.clone(),
+            repl.dial.clone(),
             repl.node_id.clone(),
             repl.state.epoch,
             repl.is_primary(),
+            repl.cluster,
         )
     };
     if !primary {
         return;
     }
-    let views = probe_all(&members, &my_id).await;
+    let views = probe_all(&members, &my_id, cluster).await;
     if let Some(newer) = views
         .iter()
         .filter(|v| v.epoch > epoch)
@@ -523,12 +555,19 @@ pub async fn complete_switchover(
     target: &str,
     deadline: tokio::time::Instant,
 ) -> Result<(), String> {
-    let (addr, my_id, next_epoch) = {
+    let (addr, my_id, next_epoch, agent) = {
         let node = node.borrow();
         let repl = node.repl.as_ref().expect("replication");
-        let addr = repl.member(target).expect("checked").peer_addr;
-        (addr, repl.node_id.clone(), repl.state.epoch + 1)
+        let addr = repl
+            .dial
+            .iter()
+            .find(|m| m.id == target)
+            .expect("checked")
+            .peer_addr;
+        let agent = repl.coordination.as_ref().map(|c| c.agent.clone());
+        (addr, repl.node_id.clone(), repl.state.epoch + 1, agent)
     };
+    let mut proposed = false;
     loop {
         let handed_over = {
             let node = node.borrow();
@@ -541,14 +580,34 @@ pub async fn complete_switchover(
                 None => return Err("ERR the switchover was abandoned".into()),
             }
         };
-        if handed_over {
-            if let Some(view) = probe(addr, &my_id).await {
-                if view.is_primary && view.epoch >= next_epoch {
-                    node.borrow_mut()
-                        .step_down(view.epoch, Some(target.to_string()));
-                    return Ok(());
+        match (&agent, handed_over) {
+            // The target holds every record: the map changes, then the
+            // target takes office from the map.
+            (Some(agent), true) if !proposed => {
+                proposed = true;
+                match commit_switchover(node, agent, target, next_epoch - 1).await {
+                    Ok(epoch) => {
+                        node.borrow_mut().step_down(epoch, Some(target.to_string()));
+                        return Ok(());
+                    }
+                    Err(Some(rejection)) => {
+                        node.borrow_mut().abort_switchover(&rejection);
+                        return Err(format!("ERR the coordinator refused: {rejection}"));
+                    }
+                    // Unknown: the map will tell (adopt_map steps down).
+                    Err(None) => {}
                 }
             }
+            (None, true) => {
+                if let Some(view) = probe(addr, &my_id).await {
+                    if view.is_primary && view.epoch >= next_epoch {
+                        node.borrow_mut()
+                            .step_down(view.epoch, Some(target.to_string()));
+                        return Ok(());
+                    }
+                }
+            }
+            _ => {}
         }
         if tokio::time::Instant::now() >= deadline {
             node.borrow_mut()
@@ -558,6 +617,37 @@ pub async fn complete_switchover(
             ));
         }
         tokio::time::sleep(SWITCHOVER_POLL).await;
+    }
+}
+
+/// Commits the switchover in the map: the new epoch, or the rejection
+/// (`None`: the outcome is unknown).
+async fn commit_switchover(
+    node: &Rc<RefCell<Node>>,
+    agent: &daisy_coordinator::agent::AgentHandle,
+    target: &str,
+    epoch: u64,
+) -> Result<u64, Option<String>> {
+    let id = node
+        .borrow()
+        .repl
+        .as_ref()
+        .and_then(|r| r.coordination.as_ref())
+        .and_then(|c| c.map.id_of(target))
+        .ok_or_else(|| Some(format!("{target} is not in the map")))?;
+    let command = daisy_coordinator::Command::Promote {
+        node: id,
+        expected_epoch: epoch,
+        cause: daisy_coordinator::PromotionCause::Switchover,
+        lost: None,
+    };
+    match agent.propose(command).await {
+        Ok(Ok(epoch)) => Ok(epoch),
+        Ok(Err(rejection)) => Err(Some(rejection.to_string())),
+        Err(error) => {
+            tracing::warn!(%error, "switchover commit outcome unknown");
+            Err(None)
+        }
     }
 }
 
@@ -587,7 +677,11 @@ pub fn start(node: &Rc<RefCell<Node>>) -> Result<(), String> {
     if !repl.is_primary() {
         node_ref.db.set_delete_expired(false);
     }
+    let coordinated = repl.coordination.is_some();
     drop(guard);
+    if coordinated {
+        coordination::start(node);
+    }
     tokio::task::spawn_local(drive(node.clone()));
     Ok(())
 }

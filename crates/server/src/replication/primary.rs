@@ -65,6 +65,18 @@ pub async fn peer_listener(listener: TcpListener, node: Rc<RefCell<Node>>) {
 }
 
 async fn serve_peer(node: &Rc<RefCell<Node>>, stream: TcpStream) -> io::Result<()> {
+    let agent = node
+        .borrow()
+        .repl
+        .as_ref()
+        .and_then(|r| r.coordination.as_ref())
+        .map(|c| c.agent.clone());
+    if let Some(agent) = agent {
+        if starts_with_raft_frame(&stream).await? {
+            agent.take_connection(stream.into_std()?);
+            return Ok(());
+        }
+    }
     let (mut reader, mut writer) = stream.into_split();
     let first: ToPrimary =
         wire::read_message(&mut reader, HANDSHAKE_FRAME_BYTES_MAX, LINK_TIMEOUT).await?;
@@ -111,6 +123,33 @@ async fn serve_peer(node: &Rc<RefCell<Node>>, stream: TcpStream) -> io::Result<(
     acks.abort();
     disconnect(node, &id, session);
     result
+}
+
+/// Whether the connection's first bytes are a coordinator frame (waits,
+/// bounded, until enough of them arrived to tell).
+async fn starts_with_raft_frame(stream: &TcpStream) -> io::Result<bool> {
+    let mut prefix = [0u8; daisy_coordinator::tcp::frame::RAFT_PREFIX_BYTES];
+    let deadline = tokio::time::Instant::now() + LINK_TIMEOUT;
+    loop {
+        let seen = stream.peek(&mut prefix).await?;
+        if seen == 0 {
+            return Err(io::Error::from(io::ErrorKind::UnexpectedEof));
+        }
+        if seen == prefix.len() {
+            return Ok(daisy_coordinator::tcp::frame::is_raft_prefix(&prefix));
+        }
+        // A whole replication frame shorter than a Raft prefix (a probe).
+        if seen >= 4 {
+            let len = u32::from_be_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]) as usize;
+            if 4 + len < prefix.len() {
+                return Ok(false);
+            }
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(io::Error::from(io::ErrorKind::TimedOut));
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
 }
 
 type Admitted = (Welcome, u64, u64, Option<PathBuf>);
@@ -358,8 +397,17 @@ async fn send_records(
             )
         };
         if let Some((epoch, last_lsn)) = handover {
-            let message = ToSecondary::Handover { epoch, last_lsn };
-            wire::write_message(writer, &message, LINK_TIMEOUT).await?;
+            // With a coordinator the map hands over (complete_switchover);
+            // without, this message does.
+            let coordinated = node
+                .borrow()
+                .repl
+                .as_ref()
+                .is_some_and(|r| r.coordination.is_some());
+            if !coordinated {
+                let message = ToSecondary::Handover { epoch, last_lsn };
+                wire::write_message(writer, &message, LINK_TIMEOUT).await?;
+            }
             if let Some(s) = node
                 .borrow_mut()
                 .repl
@@ -499,11 +547,11 @@ fn disconnect(node: &Rc<RefCell<Node>>, id: &str, session: u64) {
 /// whether one knows a newer epoch; if so, this node was deposed.
 pub async fn watch_epochs(node: &Rc<RefCell<Node>>, generation: u64) {
     while current(node, generation) {
-        let (members, my_id, epoch) = {
+        let (members, my_id, epoch, cluster) = {
             let node = node.borrow();
             let repl = node.repl.as_ref().expect("replication");
             let absent: Vec<_> = repl
-                .members
+                .dial
                 .iter()
                 .filter(|m| {
                     m.id == repl.node_id
@@ -515,10 +563,10 @@ pub async fn watch_epochs(node: &Rc<RefCell<Node>>, generation: u64) {
                 })
                 .cloned()
                 .collect();
-            (absent, repl.node_id.clone(), repl.state.epoch)
+            (absent, repl.node_id.clone(), repl.state.epoch, repl.cluster)
         };
         if members.len() > 1 {
-            let views = probe_all(&members, &my_id).await;
+            let views = probe_all(&members, &my_id, cluster).await;
             if let Some(newer) = views
                 .iter()
                 .filter(|v| v.epoch > epoch)

@@ -35,6 +35,9 @@ pub fn info(node: &Node, text: &mut String) {
     if let Some(lsn) = repl.state.promoted_at_lsn {
         let _ = write!(text, "promoted_at_lsn:{lsn}\r\n");
     }
+    if let Some(coordination) = &repl.coordination {
+        coordinator_info(repl, coordination, text);
+    }
     if repl.is_primary() {
         let secondaries = repl.tracker.secondaries();
         let connected = secondaries.iter().filter(|p| p.connected).count();
@@ -53,7 +56,7 @@ pub fn info(node: &Node, text: &mut String) {
                 text,
                 "slave{index}:id={},ip={ip},port={port},state={state},type={},offset={},received_lsn={},applied_lsn={},lag_records={},lag_bytes={lag_bytes},lag={}\r\n",
                 p.id,
-                p.kind.name(),
+                member_type(repl, p),
                 p.received_lsn,
                 p.received_lsn,
                 p.applied_lsn,
@@ -78,8 +81,58 @@ pub fn info(node: &Node, text: &mut String) {
             link.full_syncs,
             link.applied_lsn,
             if repl.warm { "warm" } else { "hot" },
-            repl.my_kind().name(),
+            repl.coordination.as_ref().map_or(repl.my_kind().name(), |c| role_name(c.my_role())),
         );
+    }
+}
+
+/// The coordinator's view: leader, map, in-sync set, lease.
+fn coordinator_info(
+    repl: &super::Replication,
+    coordination: &super::coordination::Coordination,
+    text: &mut String,
+) {
+    let map = &coordination.map;
+    let name = |id| map.name_of(id).unwrap_or("?").to_string();
+    let in_sync: Vec<String> = map.fragment.in_sync.iter().map(|&id| name(id)).collect();
+    let _ = write!(
+        text,
+        "coordinator:on\r\ncoordinator_leader:{}\r\nmap_version:{}\r\nmap_epoch:{}\r\nmap_primary:{}\r\nin_sync:{}\r\nmodel:{}\r\n",
+        coordination.agent.leader().map_or("-".to_string(), name),
+        map.version,
+        map.fragment.epoch,
+        map.fragment.primary.map_or("-".to_string(), name),
+        in_sync.join(","),
+        map.fragment.model,
+    );
+    if repl.is_primary() {
+        let left = coordination.agent.lease().remaining_ms(repl.state.epoch);
+        let _ = write!(
+            text,
+            "lease:{}\r\nlease_ms_left:{left}\r\n",
+            if left > 0 { "held" } else { "none" }
+        );
+    }
+}
+
+fn role_name(role: daisy_coordinator::Role) -> &'static str {
+    match role {
+        daisy_coordinator::Role::InSync => "in-sync",
+        daisy_coordinator::Role::Async(daisy_coordinator::AsyncRole::Dr) => "dr",
+        daisy_coordinator::Role::Async(daisy_coordinator::AsyncRole::Reporting) => "reporting",
+        daisy_coordinator::Role::Spare => "spare",
+        daisy_coordinator::Role::None => "catching-up",
+    }
+}
+
+/// A secondary's type: its role in the map, or its member kind.
+fn member_type(repl: &super::Replication, p: &daisy_replication::Progress) -> &'static str {
+    match &repl.coordination {
+        Some(coordination) => match coordination.map.id_of(&p.id) {
+            Some(id) => role_name(coordination.map.fragment.role_of(id)),
+            None => p.kind.name(),
+        },
+        None => p.kind.name(),
     }
 }
 

@@ -30,11 +30,22 @@ const LOG_BUSY_PAUSE: Duration = Duration::from_millis(5);
 pub async fn follow(node: &Rc<RefCell<Node>>, generation: u64) {
     let mut target: Option<String> = None;
     while current(node, generation) {
+        let spare = node
+            .borrow()
+            .repl
+            .as_ref()
+            .and_then(|r| r.coordination.as_ref())
+            .is_some_and(|c| c.is_spare());
+        if spare {
+            // A spare holds no replica until the map gives it one.
+            pause(node, RETRY_PAUSE).await;
+            continue;
+        }
         let (members, my_id, known) = {
             let node = node.borrow();
             let repl = node.repl.as_ref().expect("replication");
             (
-                repl.members.clone(),
+                repl.dial.clone(),
                 repl.node_id.clone(),
                 repl.state.primary_id.clone(),
             )
@@ -80,7 +91,8 @@ async fn discover(
     members: &[daisy_replication::Member],
     my_id: &str,
 ) -> Option<String> {
-    let views = probe_all(members, my_id).await;
+    let cluster = node.borrow().repl.as_ref().map_or(0, |r| r.cluster);
+    let views = probe_all(members, my_id, cluster).await;
     let best = views
         .iter()
         .filter(|v| v.is_primary)

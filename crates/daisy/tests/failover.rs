@@ -1,0 +1,724 @@
+//! Automatic failover by the coordinator, with real processes on loopback:
+//! SIGKILL of the primary under load (also when it leads the
+//! coordinator), a primary paused past its lease, the arbiter's death, a
+//! planned switchover with the automatic switch back, and a spare that
+//! replaces a lost secondary.
+//!
+//! Every test drives writers that follow the primary the way a client
+//! would (any error: try the next node), keeps the acknowledged writes,
+//! and checks at the end that every one of them is on the final primary,
+//! that no epoch ever had two primaries, and that the replicas converge.
+//!
+//! `DAISY_FAILOVER_ROUNDS` sets how many primaries the kill test kills in
+//! a row (default 6); `DAISY_FAILOVER_ROUNDS=30` for a long run.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use support::{free_port, spawn_daisy_in, temp_dir, Resp, RespConn, ServerProcess};
+
+/// Primaries the kill test kills in a row.
+const ROUNDS_DEFAULT: usize = 6;
+/// Writers of the kill test.
+const WRITERS: usize = 50;
+/// How long any wait for the cluster may take before the test fails.
+const WAIT: Duration = Duration::from_secs(30);
+const POLL: Duration = Duration::from_millis(10);
+/// How long writers run before a fault.
+const LOAD_BEFORE_FAULT: Duration = Duration::from_millis(300);
+/// A writer's pause before it tries the next node.
+const RETRY_PAUSE: Duration = Duration::from_millis(2);
+/// A client's read timeout (a paused node must not hang a writer).
+const CLIENT_TIMEOUT: Duration = Duration::from_millis(1500);
+/// Keys per MGET when reading acknowledged writes back.
+const READ_BATCH: usize = 500;
+
+/// INFO replication as field -> value.
+type Info = BTreeMap<String, String>;
+
+fn info(port: u16) -> Option<Info> {
+    let mut conn = RespConn::try_connect(port, Duration::from_millis(300)).ok()?;
+    conn.set_read_timeout(Duration::from_millis(500)).ok()?;
+    let Resp::Bulk(text) = conn.call(&["INFO", "replication"]).ok()? else {
+        return None;
+    };
+    Some(
+        String::from_utf8_lossy(&text)
+            .lines()
+            .filter_map(|line| line.split_once(':'))
+            .map(|(k, v)| (k.to_string(), v.trim().to_string()))
+            .collect(),
+    )
+}
+
+struct Member {
+    name: String,
+    /// The client port; for the arbiter, its peer port.
+    port: u16,
+    peer_port: u16,
+    dir: PathBuf,
+    arbiter: bool,
+    process: Option<ServerProcess>,
+}
+
+struct Cluster {
+    members: Vec<Member>,
+    shared: Vec<String>,
+}
+
+impl Cluster {
+    /// `data` data nodes `n1..` (the last `spares` of them spares), an
+    /// arbiter if asked, each started with `extra` flags.
+    fn start(test: &str, data: usize, spares: usize, arbiter: bool, extra: &[&str]) -> Cluster {
+        let root = temp_dir(test);
+        let mut members = Vec::new();
+        for i in 1..=data {
+            members.push(Member {
+                name: format!("n{i}"),
+                port: free_port(),
+                peer_port: free_port(),
+                dir: root.join(format!("n{i}")),
+                arbiter: false,
+                process: None,
+            });
+        }
+        if arbiter {
+            let peer_port = free_port();
+            members.push(Member {
+                name: "arb".into(),
+                port: peer_port,
+                peer_port,
+                dir: root.join("arb"),
+                arbiter: true,
+                process: None,
+            });
+        }
+        let list = members
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                let kind = if m.arbiter {
+                    "/arbiter"
+                } else if i >= data - spares {
+                    "/spare"
+                } else {
+                    ""
+                };
+                format!("{}=127.0.0.1:{}{kind}", m.name, m.peer_port)
+            })
+            .collect::<Vec<_>>()
+            .join(",");
+        let mut shared: Vec<String> = vec![
+            "--members".into(),
+            list,
+            "--primary".into(),
+            "n1".into(),
+            "--fsync".into(),
+            "no".into(),
+        ];
+        shared.extend(extra.iter().map(|s| s.to_string()));
+        let mut cluster = Cluster { members, shared };
+        for i in 0..cluster.members.len() {
+            cluster.start_member(i);
+        }
+        cluster
+    }
+
+    fn start_member(&mut self, i: usize) {
+        let member = &self.members[i];
+        let mut args: Vec<String> = vec![
+            "--node-id".into(),
+            member.name.clone(),
+            "--peer-addr".into(),
+            format!("127.0.0.1:{}", member.peer_port),
+        ];
+        if member.arbiter {
+            args.push("--arbiter".into());
+        }
+        args.extend(self.shared.iter().cloned());
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let process = spawn_daisy_in(&member.dir, member.port, &args)
+            .unwrap_or_else(|e| panic!("{} did not start: {e}", member.name));
+        self.members[i].process = Some(process);
+    }
+
+    fn kill(&mut self, i: usize) {
+        if let Some(mut process) = self.members[i].process.take() {
+            process.kill();
+        }
+    }
+
+    fn signal(&self, i: usize, signal: &str) {
+        let pid = self.members[i].process.as_ref().expect("running").pid();
+        let status = std::process::Command::new("kill")
+            .args([signal, &pid.to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill {signal} {pid} failed");
+    }
+
+    fn data_ports(&self) -> Vec<u16> {
+        self.members
+            .iter()
+            .filter(|m| !m.arbiter)
+            .map(|m| m.port)
+            .collect()
+    }
+
+    fn index(&self, name: &str) -> usize {
+        self.members
+            .iter()
+            .position(|m| m.name == name)
+            .unwrap_or_else(|| panic!("no member {name}"))
+    }
+
+    /// The data node that is primary and holds its lease, if any.
+    fn serving(&self) -> Option<(usize, Info)> {
+        self.members
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| !m.arbiter && m.process.is_some())
+            .find_map(|(i, m)| {
+                let info = info(m.port)?;
+                (info.get("role")? == "master" && info.get("lease")? == "held").then_some((i, info))
+            })
+    }
+
+    fn wait_serving(&self, what: &str) -> (usize, Info) {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(found) = self.serving() {
+                return found;
+            }
+            assert!(Instant::now() < deadline, "no primary serving: {what}");
+            thread::sleep(POLL);
+        }
+    }
+
+    /// Waits until the serving primary names `name` in its in-sync set.
+    fn wait_in_sync(&self, name: &str) -> usize {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some((primary, info)) = self.serving() {
+                let in_sync = info.get("in_sync").map_or("", String::as_str);
+                if in_sync.split(',').any(|n| n == name) {
+                    return primary;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{name} never joined the in-sync set"
+            );
+            thread::sleep(POLL);
+        }
+    }
+
+    /// Waits until every running data node has the same digest and the
+    /// secondaries follow the primary.
+    fn wait_converged(&self) {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let digests: Vec<Option<String>> = self
+                .members
+                .iter()
+                .filter(|m| !m.arbiter && m.process.is_some())
+                .filter(|m| {
+                    info(m.port).is_some_and(|i| i.get("member_type").is_none_or(|t| t != "spare"))
+                })
+                .map(|m| digest(m.port))
+                .collect();
+            if digests.iter().all(|d| d.is_some() && *d == digests[0]) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "replicas never converged: {digests:?}"
+            );
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+fn digest(port: u16) -> Option<String> {
+    let mut conn = RespConn::try_connect(port, Duration::from_millis(300)).ok()?;
+    match conn.call(&["DEBUG", "DIGEST"]).ok()? {
+        Resp::Simple(text) | Resp::Bulk(text) => Some(String::from_utf8_lossy(&text).into()),
+        _ => None,
+    }
+}
+
+/// What one writer had acknowledged.
+#[derive(Default)]
+struct Acknowledged {
+    /// `SET w{id}:{seq} {seq}` acknowledged, by seq.
+    sets: Vec<u64>,
+    /// `INCR c{id}` acknowledged.
+    increments: u64,
+    /// When each acknowledgement arrived.
+    times: Vec<Instant>,
+}
+
+/// Writers that follow the primary: on any error they try the next node.
+struct Load {
+    stop: Arc<AtomicBool>,
+    writers: Vec<JoinHandle<Acknowledged>>,
+}
+
+impl Load {
+    fn start(ports: Vec<u16>, writers: usize) -> Load {
+        let stop = Arc::new(AtomicBool::new(false));
+        let writers = (0..writers)
+            .map(|id| {
+                let (ports, stop) = (ports.clone(), stop.clone());
+                thread::spawn(move || write(id, &ports, &stop))
+            })
+            .collect();
+        Load { stop, writers }
+    }
+
+    fn finish(self) -> Vec<Acknowledged> {
+        self.stop.store(true, Ordering::Relaxed);
+        self.writers
+            .into_iter()
+            .map(|w| w.join().expect("writer"))
+            .collect()
+    }
+}
+
+fn write(id: usize, ports: &[u16], stop: &AtomicBool) -> Acknowledged {
+    let mut done = Acknowledged::default();
+    let mut node = id % ports.len();
+    let mut conn: Option<RespConn> = None;
+    let mut seq = 0u64;
+    while !stop.load(Ordering::Relaxed) {
+        if conn.is_none() {
+            conn = RespConn::try_connect(ports[node], Duration::from_millis(300)).ok();
+            if let Some(c) = &conn {
+                let _ = c.set_read_timeout(CLIENT_TIMEOUT);
+            }
+        }
+        let Some(c) = conn.as_mut() else {
+            node = (node + 1) % ports.len();
+            thread::sleep(RETRY_PAUSE);
+            continue;
+        };
+        seq += 1;
+        let key = format!("w{id}:{seq}");
+        let set = c.call(&["SET", &key, &seq.to_string()]);
+        let ok = matches!(&set, Ok(Resp::Simple(s)) if s == b"OK");
+        if ok {
+            done.sets.push(seq);
+            done.times.push(Instant::now());
+            let incr = c.call(&["INCR", &format!("c{id}")]);
+            if matches!(incr, Ok(Resp::Int(_))) {
+                done.increments += 1;
+                done.times.push(Instant::now());
+                continue;
+            }
+        }
+        conn = None;
+        node = (node + 1) % ports.len();
+        thread::sleep(RETRY_PAUSE);
+    }
+    done
+}
+
+/// Checks that every acknowledged write is on the node at `port`.
+fn check_acknowledged(port: u16, acknowledged: &[Acknowledged]) {
+    let mut conn = RespConn::connect(port);
+    let mut missing = Vec::new();
+    let mut total = 0;
+    for (id, done) in acknowledged.iter().enumerate() {
+        total += done.sets.len();
+        for chunk in done.sets.chunks(READ_BATCH) {
+            let mut argv = vec!["MGET".to_string()];
+            argv.extend(chunk.iter().map(|seq| format!("w{id}:{seq}")));
+            let Ok(Resp::Array(values)) = conn.call(&argv) else {
+                panic!("MGET failed on port {port}");
+            };
+            for (seq, value) in chunk.iter().zip(values) {
+                if value != Resp::Bulk(seq.to_string().into_bytes()) {
+                    missing.push(format!("w{id}:{seq} = {value:?}"));
+                }
+            }
+        }
+        let counter = match conn.call(&["GET", &format!("c{id}")]) {
+            Ok(Resp::Bulk(text)) => String::from_utf8_lossy(&text).parse::<u64>().unwrap_or(0),
+            _ => 0,
+        };
+        if counter < done.increments {
+            missing.push(format!(
+                "c{id} = {counter}, below its {} acknowledged INCRs",
+                done.increments
+            ));
+        }
+    }
+    assert!(total > 0, "no write was acknowledged at all");
+    assert!(
+        missing.is_empty(),
+        "{} of {total} acknowledged writes are missing, first: {:?}",
+        missing.len(),
+        &missing[..missing.len().min(10)]
+    );
+}
+
+/// The first acknowledgement after `after`, as ms since `after`.
+fn first_ack_after(acknowledged: &[Acknowledged], after: Instant) -> Option<f64> {
+    acknowledged
+        .iter()
+        .flat_map(|d| d.times.iter())
+        .filter(|t| **t > after)
+        .min()
+        .map(|t| t.duration_since(after).as_secs_f64() * 1000.0)
+}
+
+/// The longest time no writer got an acknowledgement, within `window`.
+fn longest_gap(acknowledged: &[Acknowledged], from: Instant, to: Instant) -> Duration {
+    let mut times: Vec<Instant> = acknowledged
+        .iter()
+        .flat_map(|d| d.times.iter().copied())
+        .filter(|t| *t >= from && *t <= to)
+        .collect();
+    times.sort();
+    times
+        .windows(2)
+        .map(|w| w[1] - w[0])
+        .max()
+        .unwrap_or_default()
+}
+
+/// Records every (epoch, primary) the data nodes report, to check that no
+/// epoch ever had two primaries.
+struct EpochWatch {
+    stop: Arc<AtomicBool>,
+    seen: Arc<Mutex<BTreeMap<u64, String>>>,
+    conflicts: Arc<Mutex<Vec<String>>>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl EpochWatch {
+    fn start(ports: Vec<(String, u16)>) -> EpochWatch {
+        let stop = Arc::new(AtomicBool::new(false));
+        let seen: Arc<Mutex<BTreeMap<u64, String>>> = Arc::default();
+        let conflicts: Arc<Mutex<Vec<String>>> = Arc::default();
+        let handle = {
+            let (stop, seen, conflicts) = (stop.clone(), seen.clone(), conflicts.clone());
+            thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    for (name, port) in &ports {
+                        let Some(info) = info(*port) else { continue };
+                        if info.get("role").map(String::as_str) != Some("master") {
+                            continue;
+                        }
+                        let Some(epoch) = info.get("epoch").and_then(|e| e.parse().ok()) else {
+                            continue;
+                        };
+                        let mut seen = seen.lock().unwrap();
+                        let holder = seen.entry(epoch).or_insert_with(|| name.clone());
+                        if holder != name {
+                            conflicts
+                                .lock()
+                                .unwrap()
+                                .push(format!("epoch {epoch}: {holder} and {name}"));
+                        }
+                    }
+                    thread::sleep(POLL);
+                }
+            })
+        };
+        EpochWatch {
+            stop,
+            seen,
+            conflicts,
+            handle: Some(handle),
+        }
+    }
+
+    fn finish(mut self) -> BTreeMap<u64, String> {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(handle) = self.handle.take() {
+            handle.join().expect("epoch watch");
+        }
+        let conflicts = self.conflicts.lock().unwrap();
+        assert!(
+            conflicts.is_empty(),
+            "two primaries in one epoch: {conflicts:?}"
+        );
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+fn named_ports(cluster: &Cluster) -> Vec<(String, u16)> {
+    cluster
+        .members
+        .iter()
+        .filter(|m| !m.arbiter)
+        .map(|m| (m.name.clone(), m.port))
+        .collect()
+}
+
+fn rounds() -> usize {
+    std::env::var("DAISY_FAILOVER_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(ROUNDS_DEFAULT)
+}
+
+/// Kills the serving primary, waits for another to serve, restarts the
+/// dead one and waits until it is in sync again. Returns when it was killed.
+fn kill_primary_and_recover(cluster: &mut Cluster) -> Instant {
+    let (primary, _) = cluster.wait_serving("before the kill");
+    let name = cluster.members[primary].name.clone();
+    cluster.kill(primary);
+    let killed = Instant::now();
+    let (next, info) = cluster.wait_serving(&format!("after killing {name}"));
+    assert_ne!(next, primary);
+    eprintln!(
+        "killed {name}; {} serves at epoch {} after {} ms",
+        cluster.members[next].name,
+        info.get("epoch").map_or("?", String::as_str),
+        killed.elapsed().as_millis()
+    );
+    cluster.start_member(primary);
+    cluster.wait_in_sync(&name);
+    killed
+}
+
+#[test]
+fn sigkill_primary_under_load_loses_no_acknowledged_write() {
+    let mut cluster = Cluster::start("failover-kill", 2, 0, true, &["--switch-back", "false"]);
+    cluster.wait_in_sync("n2");
+    let watch = EpochWatch::start(named_ports(&cluster));
+    let load = Load::start(cluster.data_ports(), WRITERS);
+    let mut kills = Vec::new();
+    for _ in 0..rounds() {
+        thread::sleep(LOAD_BEFORE_FAULT);
+        kills.push(kill_primary_and_recover(&mut cluster));
+    }
+    thread::sleep(LOAD_BEFORE_FAULT);
+    let acknowledged = load.finish();
+    let epochs = watch.finish();
+    let (primary, _) = cluster.wait_serving("at the end");
+    check_acknowledged(cluster.members[primary].port, &acknowledged);
+    cluster.wait_converged();
+    let waits: Vec<String> = kills
+        .iter()
+        .map(|k| first_ack_after(&acknowledged, *k).map_or("-".into(), |ms| format!("{ms:.0}")))
+        .collect();
+    eprintln!(
+        "first acknowledgement after each kill (ms): {}",
+        waits.join(" ")
+    );
+    assert!(
+        epochs.len() > kills.len(),
+        "each kill makes a new epoch: {epochs:?}"
+    );
+}
+
+#[test]
+fn killing_the_primary_that_leads_the_coordinator() {
+    let mut cluster = Cluster::start("failover-leader", 3, 0, false, &["--switch-back", "false"]);
+    cluster.wait_in_sync("n2");
+    cluster.wait_in_sync("n3");
+    let watch = EpochWatch::start(named_ports(&cluster));
+    let load = Load::start(cluster.data_ports(), 20);
+    for round in 0..2 {
+        // Make the coordinator's leader the primary, by a switchover to it.
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let (primary, info) = cluster.wait_serving("before the switchover");
+            let leader = info.get("coordinator_leader").cloned().unwrap_or_default();
+            if leader == cluster.members[primary].name {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "round {round}: leader never became primary"
+            );
+            if leader.starts_with('n') {
+                let mut conn = RespConn::connect(cluster.members[primary].port);
+                let reply = conn.call(&["DAISY", "SWITCHOVER", &leader, "5000"]);
+                eprintln!("switchover to the leader {leader}: {reply:?}");
+            }
+            thread::sleep(Duration::from_millis(100));
+        }
+        thread::sleep(LOAD_BEFORE_FAULT);
+        kill_primary_and_recover(&mut cluster);
+    }
+    thread::sleep(LOAD_BEFORE_FAULT);
+    let acknowledged = load.finish();
+    watch.finish();
+    let (primary, _) = cluster.wait_serving("at the end");
+    check_acknowledged(cluster.members[primary].port, &acknowledged);
+    cluster.wait_converged();
+}
+
+#[test]
+fn a_paused_primary_never_serves_at_its_old_epoch() {
+    let cluster = Cluster::start("failover-pause", 2, 0, true, &["--switch-back", "false"]);
+    cluster.wait_in_sync("n2");
+    let watch = EpochWatch::start(named_ports(&cluster));
+    let load = Load::start(cluster.data_ports(), 10);
+    thread::sleep(LOAD_BEFORE_FAULT);
+    let (old, info) = cluster.wait_serving("before the pause");
+    let old_epoch = info["epoch"].clone();
+    let mut stale = RespConn::connect(cluster.members[old].port);
+    stale.set_read_timeout(WAIT).expect("timeout");
+    cluster.signal(old, "-STOP");
+    // Sent while it is stopped: it reads them only after SIGCONT.
+    stale
+        .send_raw(&support::encode_command(&["SET", "stale-write", "1"]))
+        .expect("send");
+    stale
+        .send_raw(&support::encode_command(&["GET", "w0:1"]))
+        .expect("send");
+    let deadline = Instant::now() + WAIT;
+    let new = loop {
+        if let Some((i, info)) = cluster.serving() {
+            if i != old {
+                assert_ne!(info["epoch"], old_epoch);
+                break i;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no failover while the primary was paused"
+        );
+        thread::sleep(POLL);
+    };
+    thread::sleep(Duration::from_millis(200));
+    cluster.signal(old, "-CONT");
+    for _ in 0..2 {
+        let reply = stale.read_reply().expect("a reply from the resumed node");
+        assert!(
+            reply.is_error(),
+            "the old primary served at its old epoch after its lease: {reply:?}"
+        );
+    }
+    // It rejoins as a secondary of the new primary.
+    cluster.wait_in_sync(&cluster.members[old].name.clone());
+    let acknowledged = load.finish();
+    watch.finish();
+    let (primary, _) = cluster.wait_serving("at the end");
+    assert_eq!(primary, new);
+    let mut conn = RespConn::connect(cluster.members[primary].port);
+    assert_eq!(
+        conn.call(&["GET", "stale-write"]).expect("GET"),
+        Resp::NullBulk,
+        "a write sent to the paused primary took effect"
+    );
+    check_acknowledged(cluster.members[primary].port, &acknowledged);
+    cluster.wait_converged();
+}
+
+#[test]
+fn killing_the_arbiter_fails_nothing_over() {
+    let mut cluster = Cluster::start("failover-arbiter", 2, 0, true, &[]);
+    cluster.wait_in_sync("n2");
+    let (primary, info) = cluster.wait_serving("at the start");
+    let epoch = info["epoch"].clone();
+    let load = Load::start(cluster.data_ports(), 10);
+    thread::sleep(LOAD_BEFORE_FAULT);
+    let arbiter = cluster.index("arb");
+    cluster.kill(arbiter);
+    let killed = Instant::now();
+    thread::sleep(Duration::from_millis(1000));
+    let (still, info) = cluster.wait_serving("without the arbiter");
+    assert_eq!(still, primary, "the primary changed when the arbiter died");
+    assert_eq!(info["epoch"], epoch);
+    cluster.start_member(arbiter);
+    thread::sleep(LOAD_BEFORE_FAULT);
+    let (still, info) = cluster.wait_serving("with the arbiter back");
+    assert_eq!(still, primary);
+    assert_eq!(info["epoch"], epoch);
+    let acknowledged = load.finish();
+    let gap = longest_gap(&acknowledged, killed, killed + Duration::from_millis(1000));
+    eprintln!("longest pause while the arbiter was down: {gap:?}");
+    assert!(
+        first_ack_after(&acknowledged, killed + Duration::from_millis(500)).is_some(),
+        "writes stopped while the arbiter was down"
+    );
+    check_acknowledged(cluster.members[primary].port, &acknowledged);
+    cluster.wait_converged();
+}
+
+#[test]
+fn switchover_then_automatic_switch_back_lose_nothing() {
+    let cluster = Cluster::start(
+        "failover-switchback",
+        2,
+        0,
+        true,
+        &["--switch-back-after-ms", "300"],
+    );
+    cluster.wait_in_sync("n2");
+    let watch = EpochWatch::start(named_ports(&cluster));
+    let load = Load::start(cluster.data_ports(), 20);
+    thread::sleep(LOAD_BEFORE_FAULT);
+    let (primary, _) = cluster.wait_serving("before the switchover");
+    assert_eq!(cluster.members[primary].name, "n1");
+    let started = Instant::now();
+    let mut conn = RespConn::connect(cluster.members[primary].port);
+    let reply = conn
+        .call(&["DAISY", "SWITCHOVER", "n2", "5000"])
+        .expect("reply");
+    assert_eq!(reply, Resp::Simple(b"OK".to_vec()), "switchover to n2");
+    let took = started.elapsed();
+    // n1 is the preferred primary: once in sync again, it gets it back.
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some((i, info)) = cluster.serving() {
+            let epoch: u64 = info["epoch"].parse().unwrap_or(0);
+            if cluster.members[i].name == "n1" && epoch >= 3 {
+                break;
+            }
+        }
+        assert!(Instant::now() < deadline, "no switch back to n1");
+        thread::sleep(POLL);
+    }
+    let back = Instant::now();
+    thread::sleep(LOAD_BEFORE_FAULT);
+    let acknowledged = load.finish();
+    let epochs = watch.finish();
+    eprintln!(
+        "switchover took {took:?}; longest pause around it and the switch back: {:?}; epochs {epochs:?}",
+        longest_gap(&acknowledged, started, back + Duration::from_millis(100))
+    );
+    let (primary, _) = cluster.wait_serving("at the end");
+    check_acknowledged(cluster.members[primary].port, &acknowledged);
+    cluster.wait_converged();
+}
+
+#[test]
+fn a_spare_replaces_a_lost_secondary() {
+    let mut cluster = Cluster::start(
+        "failover-spare",
+        3,
+        1,
+        false,
+        &["--model", "active-spare", "--spare-after-ms", "500"],
+    );
+    cluster.wait_in_sync("n2");
+    let load = Load::start(cluster.data_ports(), 10);
+    thread::sleep(LOAD_BEFORE_FAULT);
+    let secondary = cluster.index("n2");
+    cluster.kill(secondary);
+    let primary = cluster.wait_in_sync("n3");
+    assert_eq!(cluster.members[primary].name, "n1");
+    thread::sleep(LOAD_BEFORE_FAULT);
+    let acknowledged = load.finish();
+    check_acknowledged(cluster.members[primary].port, &acknowledged);
+    cluster.wait_converged();
+    // The spare holds every acknowledged write itself.
+    let spare = cluster.index("n3");
+    assert_eq!(
+        digest(cluster.members[spare].port),
+        digest(cluster.members[primary].port)
+    );
+}
