@@ -9,12 +9,18 @@
 //! and checks at the end that every one of them is on the final primary,
 //! that no epoch ever had two primaries, and that the replicas converge.
 //!
+//! A partition is made with a forwarding proxy per directed pair of nodes
+//! (`--peer-routes` sends each node's peer traffic through them), so
+//! cutting the proxies to and from a node isolates it.
+//!
 //! `DAISY_FAILOVER_ROUNDS` sets how many primaries the kill test kills in
 //! a row (default 6); `DAISY_FAILOVER_ROUNDS=30` for a long run.
 
 mod support;
 
 use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -64,18 +70,33 @@ struct Member {
     peer_port: u16,
     dir: PathBuf,
     arbiter: bool,
+    /// `--peer-routes` for this member, when proxied.
+    routes: Option<String>,
     process: Option<ServerProcess>,
 }
 
 struct Cluster {
     members: Vec<Member>,
     shared: Vec<String>,
+    /// (from, to, proxy) for every directed pair, when proxied.
+    proxies: Vec<(usize, usize, Proxy)>,
 }
 
 impl Cluster {
     /// `data` data nodes `n1..` (the last `spares` of them spares), an
     /// arbiter if asked, each started with `extra` flags.
     fn start(test: &str, data: usize, spares: usize, arbiter: bool, extra: &[&str]) -> Cluster {
+        Cluster::start_with(test, data, spares, arbiter, false, extra)
+    }
+
+    fn start_with(
+        test: &str,
+        data: usize,
+        spares: usize,
+        arbiter: bool,
+        proxied: bool,
+        extra: &[&str],
+    ) -> Cluster {
         let root = temp_dir(test);
         let mut members = Vec::new();
         for i in 1..=data {
@@ -85,6 +106,7 @@ impl Cluster {
                 peer_port: free_port(),
                 dir: root.join(format!("n{i}")),
                 arbiter: false,
+                routes: None,
                 process: None,
             });
         }
@@ -96,6 +118,7 @@ impl Cluster {
                 peer_port,
                 dir: root.join("arb"),
                 arbiter: true,
+                routes: None,
                 process: None,
             });
         }
@@ -123,7 +146,25 @@ impl Cluster {
             "no".into(),
         ];
         shared.extend(extra.iter().map(|s| s.to_string()));
-        let mut cluster = Cluster { members, shared };
+        let mut proxies = Vec::new();
+        if proxied {
+            for from in 0..members.len() {
+                let mut routes = Vec::new();
+                for (to, target) in members.iter().enumerate() {
+                    if from != to {
+                        let proxy = Proxy::start(target.peer_port);
+                        routes.push(format!("{}=127.0.0.1:{}", target.name, proxy.port));
+                        proxies.push((from, to, proxy));
+                    }
+                }
+                members[from].routes = Some(routes.join(","));
+            }
+        }
+        let mut cluster = Cluster {
+            members,
+            shared,
+            proxies,
+        };
         for i in 0..cluster.members.len() {
             cluster.start_member(i);
         }
@@ -141,11 +182,24 @@ impl Cluster {
         if member.arbiter {
             args.push("--arbiter".into());
         }
+        if let Some(routes) = &member.routes {
+            args.push("--peer-routes".into());
+            args.push(routes.clone());
+        }
         args.extend(self.shared.iter().cloned());
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let process = spawn_daisy_in(&member.dir, member.port, &args)
             .unwrap_or_else(|e| panic!("{} did not start: {e}", member.name));
         self.members[i].process = Some(process);
+    }
+
+    /// Cuts (or heals) every peer link to and from member `i`.
+    fn isolate(&self, i: usize, cut: bool) {
+        for (from, to, proxy) in &self.proxies {
+            if *from == i || *to == i {
+                proxy.cut.store(cut, Ordering::SeqCst);
+            }
+        }
     }
 
     fn kill(&mut self, i: usize) {
@@ -243,6 +297,86 @@ impl Cluster {
             thread::sleep(Duration::from_millis(50));
         }
     }
+}
+
+/// A TCP forwarder to one port on loopback that can cut its connections.
+struct Proxy {
+    port: u16,
+    cut: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Proxy {
+    fn start(target: u16) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a proxy");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let port = listener.local_addr().expect("addr").port();
+        let cut = Arc::new(AtomicBool::new(false));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (cut_flag, stop_flag) = (cut.clone(), stop.clone());
+        thread::spawn(move || {
+            while !stop_flag.load(Ordering::Relaxed) {
+                let Ok((client, _)) = listener.accept() else {
+                    thread::sleep(Duration::from_millis(2));
+                    continue;
+                };
+                if cut_flag.load(Ordering::SeqCst) {
+                    continue;
+                }
+                let addr = ([127, 0, 0, 1], target).into();
+                let Ok(server) = TcpStream::connect_timeout(&addr, Duration::from_millis(300))
+                else {
+                    continue;
+                };
+                let _ = client.set_nonblocking(false);
+                for (from, to) in [
+                    (client.try_clone(), server.try_clone()),
+                    (server.try_clone(), client.try_clone()),
+                ] {
+                    if let (Ok(from), Ok(to)) = (from, to) {
+                        let (cut, stop) = (cut_flag.clone(), stop_flag.clone());
+                        thread::spawn(move || pump(from, to, &cut, &stop));
+                    }
+                }
+            }
+        });
+        Proxy { port, cut, stop }
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Copies `from` to `to` until either closes or the proxy is cut.
+fn pump(mut from: TcpStream, mut to: TcpStream, cut: &AtomicBool, stop: &AtomicBool) {
+    let _ = from.set_read_timeout(Some(Duration::from_millis(20)));
+    let _ = from.set_nodelay(true);
+    let _ = to.set_nodelay(true);
+    let mut buffer = [0u8; 64 * 1024];
+    loop {
+        if cut.load(Ordering::SeqCst) || stop.load(Ordering::Relaxed) {
+            break;
+        }
+        match from.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => {
+                if to.write_all(&buffer[..n]).is_err() {
+                    break;
+                }
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => break,
+        }
+    }
+    let _ = from.shutdown(Shutdown::Both);
+    let _ = to.shutdown(Shutdown::Both);
 }
 
 fn digest(port: u16) -> Option<String> {
@@ -721,4 +855,69 @@ fn a_spare_replaces_a_lost_secondary() {
         digest(cluster.members[spare].port),
         digest(cluster.members[primary].port)
     );
+}
+
+#[test]
+fn a_primary_cut_off_from_the_majority_stops_serving() {
+    let cluster = Cluster::start_with(
+        "failover-partition",
+        2,
+        0,
+        true,
+        true,
+        &["--switch-back", "false"],
+    );
+    cluster.wait_in_sync("n2");
+    let watch = EpochWatch::start(named_ports(&cluster));
+    let load = Load::start(cluster.data_ports(), 10);
+    thread::sleep(LOAD_BEFORE_FAULT);
+    let (old, info) = cluster.wait_serving("before the partition");
+    let old_epoch = info["epoch"].clone();
+    cluster.isolate(old, true);
+    let cut = Instant::now();
+    let deadline = Instant::now() + WAIT;
+    let new = loop {
+        if let Some((i, info)) = cluster.serving() {
+            if i != old {
+                assert_ne!(info["epoch"], old_epoch);
+                break i;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no failover away from the cut-off primary"
+        );
+        thread::sleep(POLL);
+    };
+    eprintln!(
+        "cut off; {} serves after {:?}",
+        cluster.members[new].name,
+        cut.elapsed()
+    );
+    // Cut off, the old primary still believes it is primary, but serves
+    // nothing: no lease.
+    let mut direct = RespConn::connect(cluster.members[old].port);
+    for round in 0..20 {
+        for argv in [vec!["SET", "cut-off-write", "1"], vec!["GET", "w0:1"]] {
+            let reply = direct.call(&argv).expect("a reply");
+            assert!(
+                reply.is_error(),
+                "round {round}: the cut-off primary answered {argv:?} with {reply:?}"
+            );
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    cluster.isolate(old, false);
+    cluster.wait_in_sync(&cluster.members[old].name.clone());
+    let acknowledged = load.finish();
+    watch.finish();
+    let (primary, _) = cluster.wait_serving("at the end");
+    assert_eq!(primary, new);
+    let mut conn = RespConn::connect(cluster.members[primary].port);
+    assert_eq!(
+        conn.call(&["GET", "cut-off-write"]).expect("GET"),
+        Resp::NullBulk
+    );
+    check_acknowledged(cluster.members[primary].port, &acknowledged);
+    cluster.wait_converged();
 }
