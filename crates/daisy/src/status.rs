@@ -143,8 +143,32 @@ pub fn render(addr: &str, password: Option<&str>) -> Result<String, String> {
     if !seen.contains(&addr.to_string()) {
         rows.push(row_of(addr, &first));
     }
-    let mut out = String::new();
+    // Members the primary does not list (the arbiter, spares, dead nodes).
     let described = primary.as_ref().unwrap_or(&first);
+    for member in described
+        .get("map_members")
+        .map(String::as_str)
+        .unwrap_or("")
+        .split(',')
+        .filter_map(|m| m.split_once('='))
+    {
+        let (name, role) = member;
+        if rows.iter().any(|r| r.node == name) {
+            continue;
+        }
+        rows.push(Row {
+            node: name.to_string(),
+            addr: "-".into(),
+            role: role.to_string(),
+            epoch: "-".into(),
+            last_lsn: "-".into(),
+            durable_lsn: "-".into(),
+            applied_lsn: "-".into(),
+            lag: "-".into(),
+            link: if role == "arbiter" { "votes only" } else { "-" }.into(),
+        });
+    }
+    let mut out = String::new();
     let _ = writeln!(
         out,
         "fragment 0: safeness {}, primary {}",
@@ -165,6 +189,15 @@ pub fn render(addr: &str, password: Option<&str>) -> Result<String, String> {
             field(described, "map_epoch"),
             field(described, "in_sync"),
         );
+    }
+    let events: Vec<&String> = (0..)
+        .map_while(|i| described.get(&format!("event{i}")))
+        .collect();
+    if !events.is_empty() {
+        let _ = writeln!(out, "recent events (newest first):");
+        for event in events {
+            let _ = writeln!(out, "  {event}");
+        }
     }
     let header = Row {
         node: "NODE".into(),

@@ -86,6 +86,9 @@ pub fn info(node: &Node, text: &mut String) {
     }
 }
 
+/// How many of the map's newest events INFO shows.
+const EVENTS_SHOWN: usize = 5;
+
 /// The coordinator's view: leader, map, in-sync set, lease.
 fn coordinator_info(
     repl: &super::Replication,
@@ -105,6 +108,40 @@ fn coordinator_info(
         in_sync.join(","),
         map.fragment.model,
     );
+    let members: Vec<String> = map
+        .nodes
+        .values()
+        .map(|info| {
+            let role = if map.fragment.primary == Some(info.id) {
+                "primary"
+            } else if info.kind == daisy_coordinator::NodeKind::Arbiter {
+                "arbiter"
+            } else {
+                role_name(map.fragment.role_of(info.id))
+            };
+            format!("{}={role}", info.name)
+        })
+        .collect();
+    let _ = write!(text, "map_members:{}\r\n", members.join(","));
+    for (index, event) in map.events.iter().rev().take(EVENTS_SHOWN).enumerate() {
+        let daisy_coordinator::EventKind::Promotion {
+            from,
+            to,
+            cause,
+            lost,
+        } = &event.kind;
+        let lost = lost.map_or("none".to_string(), |l| {
+            format!("{}-{}", l.first_lsn, l.last_lsn)
+        });
+        let _ = write!(
+            text,
+            "event{index}:seq={},epoch={},promoted={},from={},cause={cause:?},lost={lost}\r\n",
+            event.seq,
+            event.epoch,
+            name(*to),
+            from.map_or("-".to_string(), name),
+        );
+    }
     if repl.is_primary() {
         let left = coordination.agent.lease().remaining_ms(repl.state.epoch);
         let _ = write!(
