@@ -64,7 +64,12 @@ pub async fn run(options: FailoverOptions) -> Result<String, String> {
     let (unavailable, all_clients) = wait_recovery(&load, &options, killed_at).await;
 
     let record = load.stop().await;
-    let new_primary = new_primary(&options.route, &killed, options.trial_timeout).await;
+    // After a timeout one look is enough: there was time to fail over.
+    let primary_wait = match unavailable {
+        Some(_) => options.trial_timeout,
+        None => Duration::ZERO,
+    };
+    let new_primary = new_primary(&options.route, &killed, primary_wait).await;
     let check = match &new_primary {
         Some(addr) => load::check(addr, &record).await,
         None => Err("no new primary to read the counters from".into()),

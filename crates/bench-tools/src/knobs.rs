@@ -16,6 +16,8 @@ pub const START_TIMEOUT: Duration = Duration::from_secs(20);
 pub const STOP_TIMEOUT: Duration = Duration::from_secs(5);
 /// How often the controller looks at shared state while it waits.
 pub const POLL: Duration = Duration::from_millis(1);
+/// Most open connections one writer keeps (one per node it has used).
+pub const POOL_CONNECTIONS_MAX: usize = 4;
 /// Most writer tasks.
 pub const CLIENTS_MAX: usize = 1000;
 /// Most nodes or sentinels on the command line.

@@ -15,7 +15,9 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio::time::{sleep, Instant};
 
-use crate::knobs::{CONNECT_TIMEOUT, POLL, QUERY_TIMEOUT, START_TIMEOUT, STOP_TIMEOUT};
+use crate::knobs::{
+    CONNECT_TIMEOUT, POLL, POOL_CONNECTIONS_MAX, QUERY_TIMEOUT, START_TIMEOUT, STOP_TIMEOUT,
+};
 use crate::resp::{Connection, Reply};
 use crate::route::{Cursor, Route};
 
@@ -208,39 +210,65 @@ struct Writer {
 }
 
 impl Writer {
+    /// Writes until stopped. A write that is acknowledged keeps the writer
+    /// where it is; any other outcome sends it along its route after the
+    /// retry delay. A connection that answered, even with an error, is kept
+    /// for when the route comes back to it; one that failed is dropped.
     async fn run(mut self) {
-        let mut conn: Option<Connection> = None;
+        let mut pool: Vec<Connection> = Vec::new();
+        let mut target: Option<String> = None;
         while !self.stop.load(Ordering::Relaxed) {
-            let Some(c) = &mut conn else {
-                conn = self.connect().await;
-                if conn.is_none() {
-                    sleep(self.options.retry_delay).await;
-                }
+            let addr = match target.take() {
+                Some(addr) => addr,
+                None => match self.cursor.next_target().await {
+                    Some(addr) => addr,
+                    None => {
+                        sleep(self.options.retry_delay).await;
+                        continue;
+                    }
+                },
+            };
+            let Some(mut conn) = checkout(&mut pool, &addr).await else {
+                sleep(self.options.retry_delay).await;
                 continue;
             };
             let argv: [&[u8]; 2] = [b"INCR", self.key.as_bytes()];
-            let reply = c.call(&argv, self.options.write_timeout).await;
+            let reply = conn.call(&argv, self.options.write_timeout).await;
             let now = Instant::now();
             let acked = matches!(reply, Ok(Reply::Integer(_)));
             {
                 let mut record = self.record.lock().expect("never poisoned");
                 if acked {
-                    record.acknowledged(self.index, &c.addr, now);
+                    record.acknowledged(self.index, &addr, now);
                 } else {
                     record.clients[self.index].unknown += 1;
                 }
             }
-            if !acked {
-                conn = None;
+            if reply.is_ok() {
+                checkin(&mut pool, conn);
+            }
+            if acked {
+                target = Some(addr);
+            } else {
                 sleep(self.options.retry_delay).await;
             }
         }
     }
+}
 
-    async fn connect(&mut self) -> Option<Connection> {
-        let addr = self.cursor.next_target().await?;
-        Connection::connect(&addr, CONNECT_TIMEOUT).await.ok()
+/// The pooled connection to `addr`, or a new one.
+async fn checkout(pool: &mut Vec<Connection>, addr: &str) -> Option<Connection> {
+    match pool.iter().position(|c| c.addr == addr) {
+        Some(i) => Some(pool.swap_remove(i)),
+        None => Connection::connect(addr, CONNECT_TIMEOUT).await.ok(),
     }
+}
+
+fn checkin(pool: &mut Vec<Connection>, conn: Connection) {
+    if pool.len() >= POOL_CONNECTIONS_MAX {
+        pool.remove(0);
+    }
+    pool.push(conn);
 }
 
 /// What the counters on `addr` say about the writers' acknowledgements.

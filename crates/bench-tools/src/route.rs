@@ -23,11 +23,18 @@ pub struct Cursor {
     route: Route,
     /// The node (Nodes) or sentinel (Sentinel) to use next.
     next: usize,
+    /// The open connection to the current sentinel, as a Sentinel-aware
+    /// client keeps one.
+    sentinel: Option<Connection>,
 }
 
 impl Cursor {
     pub fn new(route: Route, start: usize) -> Cursor {
-        Cursor { route, next: start }
+        Cursor {
+            route,
+            next: start,
+            sentinel: None,
+        }
     }
 
     /// The address to write to next; `None` when no sentinel answered.
@@ -43,8 +50,15 @@ impl Cursor {
             Route::Sentinel { sentinels, master } => {
                 for _ in 0..sentinels.len() {
                     let sentinel = &sentinels[self.next % sentinels.len()];
-                    if let Some(addr) = master_addr(sentinel, master).await {
-                        return Some(addr);
+                    let conn = match self.sentinel.take() {
+                        Some(conn) => Some(conn),
+                        None => Connection::connect(sentinel, CONNECT_TIMEOUT).await.ok(),
+                    };
+                    if let Some(mut conn) = conn {
+                        if let Some(addr) = query_master(&mut conn, master).await {
+                            self.sentinel = Some(conn);
+                            return Some(addr);
+                        }
                     }
                     self.next = (self.next + 1) % sentinels.len();
                 }
@@ -57,6 +71,10 @@ impl Cursor {
 /// `SENTINEL get-master-addr-by-name MASTER` on one sentinel, as HOST:PORT.
 pub async fn master_addr(sentinel: &str, master: &str) -> Option<String> {
     let mut conn = Connection::connect(sentinel, CONNECT_TIMEOUT).await.ok()?;
+    query_master(&mut conn, master).await
+}
+
+async fn query_master(conn: &mut Connection, master: &str) -> Option<String> {
     let reply = conn
         .call_str(
             &["SENTINEL", "get-master-addr-by-name", master],
