@@ -369,13 +369,12 @@ fi
 echo "== 4. daisy planned switchover: $SWITCHOVER_TRIALS DAISY SWITCHOVERs back and forth on one 'daisy local ${DAISY_LOCAL_ARGS}' cluster under $CLIENTS writers"
 start_daisy daisy.switchover
 clock switchover --nodes "$daisy_ids" --trials "$SWITCHOVER_TRIALS" --clients "$CLIENTS" \
-    --warmup-ms "$WARMUP_MS" --settle-ms "$SETTLE_MS" >"$work/switchover.lines" || {
+    --warmup-ms "$WARMUP_MS" --settle-ms "$SETTLE_MS" | tee "$work/switchover.lines" | sed 's/^/switchover /' || {
     echo "failover-clock switchover failed; its errors:" >&2
     tail -5 "$work/clock.err" >&2
     exit 1
 }
 stop_daisy daisy.switchover
-sed 's/^/switchover /' "$work/switchover.lines"
 echo "pause: the longest gap between two acknowledged writes of one writer around the command;"
 echo "baseline: the same over 500 ms without a switchover, just before it"
 summary pause pause_ms "$work/switchover.lines"

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use tokio::time::{sleep, Instant};
 
-use crate::knobs::{CONNECT_TIMEOUT, POLL, QUERY_TIMEOUT};
+use crate::knobs::{CONNECT_TIMEOUT, POLL, PRIMARY_WAIT, QUERY_TIMEOUT};
 use crate::load::{self, Check, KillWatch, Load, LoadOptions};
 use crate::resp::{Connection, Reply};
 use crate::route::{self, Route};
@@ -175,7 +175,7 @@ async fn promote_survivor(
 /// The primary now: the node whose ROLE says master, or the sentinels' answer.
 async fn current_primary(route: &Route) -> Option<String> {
     match route {
-        Route::Nodes(nodes) => route::find_primary(nodes).await,
+        Route::Nodes(nodes) => route::wait_primary(nodes, PRIMARY_WAIT).await,
         Route::Sentinel { sentinels, master } => {
             for sentinel in sentinels {
                 if let Some(addr) = route::master_addr(sentinel, master).await {

@@ -10,6 +10,8 @@ pub const QUERY_TIMEOUT: Duration = Duration::from_millis(1000);
 /// Longest wait for DAISY SWITCHOVER's reply; the server gives up at its
 /// own default of 10 s.
 pub const SWITCHOVER_TIMEOUT: Duration = Duration::from_secs(15);
+/// Longest wait for some node to say it is the primary between trials.
+pub const PRIMARY_WAIT: Duration = Duration::from_secs(10);
 /// Longest wait until every writer has had its first write acknowledged.
 pub const START_TIMEOUT: Duration = Duration::from_secs(20);
 /// Longest wait for the writers to stop (each is inside one bounded call).

@@ -4,7 +4,11 @@
 //! with `-TRYAGAIN`, one short of in-sync secondaries with `-NOREPLICAS`);
 //! Redis clients ask a sentinel where the master is.
 
-use crate::knobs::{CONNECT_TIMEOUT, QUERY_TIMEOUT};
+use std::time::Duration;
+
+use tokio::time::{sleep, Instant};
+
+use crate::knobs::{CONNECT_TIMEOUT, POLL, QUERY_TIMEOUT};
 use crate::resp::{Connection, Reply};
 
 #[derive(Clone, Debug)]
@@ -110,4 +114,17 @@ pub async fn find_primary(nodes: &[String]) -> Option<String> {
         }
     }
     None
+}
+
+/// `find_primary`, again every few polls until `limit` has passed: a node
+/// may be slow to answer, or the role may be moving.
+pub async fn wait_primary(nodes: &[String], limit: Duration) -> Option<String> {
+    let deadline = Instant::now() + limit;
+    loop {
+        let primary = find_primary(nodes).await;
+        if primary.is_some() || Instant::now() >= deadline {
+            return primary;
+        }
+        sleep(POLL * 10).await;
+    }
 }

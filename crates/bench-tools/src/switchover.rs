@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use tokio::time::{sleep, Instant};
 
-use crate::knobs::{CONNECT_TIMEOUT, SWITCHOVER_TIMEOUT};
+use crate::knobs::{CONNECT_TIMEOUT, PRIMARY_WAIT, SWITCHOVER_TIMEOUT};
 use crate::load::{self, GapWindow, Load, LoadOptions};
 use crate::resp::{Connection, Reply};
 use crate::route::{self, Route};
@@ -46,7 +46,7 @@ pub async fn run(options: SwitchoverOptions) -> Result<(), String> {
         sleep(options.settle).await;
     }
     let record = load.stop().await;
-    let primary = route::find_primary(&addrs)
+    let primary = route::wait_primary(&addrs, PRIMARY_WAIT)
         .await
         .ok_or("no primary to read the counters from")?;
     let check = load::check(&primary, &record).await?;
@@ -66,9 +66,9 @@ async fn run_trial(
     options: &SwitchoverOptions,
     addrs: &[String],
 ) -> Result<String, String> {
-    let primary = route::find_primary(addrs)
+    let primary = route::wait_primary(addrs, PRIMARY_WAIT)
         .await
-        .ok_or("cannot find the primary")?;
+        .ok_or_else(|| format!("no node said it was the primary within {PRIMARY_WAIT:?}"))?;
     let from = node_id(&options.nodes, &primary)?;
     let to = match &options.to {
         Some(to) => to.clone(),
@@ -84,7 +84,7 @@ async fn run_trial(
     let reply = switchover(&admin, &to).await;
     let command = start.elapsed();
     let pause = close_window(load, start, options.settle).await;
-    let new_primary = route::find_primary(addrs).await;
+    let new_primary = route::wait_primary(addrs, PRIMARY_WAIT).await;
     let result = match reply {
         Ok(()) => "ok".to_string(),
         Err(why) => {
