@@ -16,7 +16,8 @@ const START_TIMEOUT: Duration = Duration::from_secs(60);
 const STOP_TIMEOUT: Duration = Duration::from_secs(30);
 const POLL: Duration = Duration::from_millis(50);
 
-/// A base port whose two client ports and two peer ports are free now.
+/// A base port whose two client ports and three peer ports (two nodes and
+/// the arbiter) are free now.
 fn free_base_port() -> u16 {
     static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -25,7 +26,7 @@ fn free_base_port() -> u16 {
         // Below Linux's ephemeral range (32768+), where `free_port()` of
         // other tests and outgoing connections take their ports.
         let base = 10_000 + random.below(20_000) as u16;
-        let free = [base, base + 1, base + 1000, base + 1001]
+        let free = [base, base + 1, base + 1000, base + 1001, base + 1002]
             .iter()
             .all(|&port| TcpListener::bind(("127.0.0.1", port)).is_ok());
         if free {
@@ -133,6 +134,18 @@ fn daisy_local_runs_a_replicated_pair_until_ctrl_c() {
         Resp::Simple(b"OK".to_vec()),
         "a 2-safe write through the pair"
     );
+    let Resp::Bulk(info) = primary.call(&["INFO", "replication"]).expect("INFO") else {
+        panic!("INFO is a bulk string");
+    };
+    let info = String::from_utf8_lossy(&info);
+    for field in [
+        "coordinator:on",
+        "lease:held",
+        "arbiter=arbiter",
+        "n2=in-sync",
+    ] {
+        assert!(info.contains(field), "no {field} in\n{info}");
+    }
     let mut secondary = RespConn::connect(local.base + 1);
     secondary.call(&["READONLY"]).expect("READONLY");
     let deadline = Instant::now() + START_TIMEOUT;
@@ -152,6 +165,7 @@ fn daisy_local_runs_a_replicated_pair_until_ctrl_c() {
     local.wait_exit();
     wait_closed(local.base);
     wait_closed(local.base + 1);
+    wait_closed(local.base + 1002);
 }
 
 #[test]
@@ -161,4 +175,5 @@ fn nodes_do_not_outlive_a_killed_daisy_local() {
     local.wait_exit();
     wait_closed(local.base);
     wait_closed(local.base + 1);
+    wait_closed(local.base + 1002);
 }
