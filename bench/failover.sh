@@ -137,16 +137,18 @@ clock() {
     timeout "$CLOCK_TIMEOUT_SECS" "$FAILOVER_CLOCK_BIN" "$@" 2>>"$work/clock.err"
 }
 
-# start_daisy NAME: a fresh `daisy local` cluster in $work/NAME; waits
+# start_daisy NAME [FLAG...]: a fresh `daisy local` cluster in $work/NAME,
+# with the extra `daisy local` flags given; waits
 # (bounded) until it prints its banner, which it does once every secondary
 # is connected. Sets daisy_nodes (ADDR,...), daisy_ids (ID=ADDR,...) and
 # daisy_pids (ADDR=PID,...) from its children's command lines.
 start_daisy() {
     local name=$1 base log p addr id
+    shift
     base=$(free_base_port)
     log="$work/$name.out"
     # shellcheck disable=SC2086 # DAISY_LOCAL_ARGS is a list of flags
-    "$DAISY_BIN" local --base-port "$base" --dir "$work/$name" $DAISY_LOCAL_ARGS >"$log" 2>&1 &
+    "$DAISY_BIN" local --base-port "$base" --dir "$work/$name" $DAISY_LOCAL_ARGS "$@" >"$log" 2>&1 &
     daisy_local_pid=$!
     pids+=("$daisy_local_pid")
     for _ in $(seq $((READY_TIMEOUT_SECS * 10))); do
@@ -367,7 +369,8 @@ if ((SWITCHOVER_TRIALS == 0)); then
     exit 0
 fi
 echo "== 4. daisy planned switchover: $SWITCHOVER_TRIALS DAISY SWITCHOVERs back and forth on one 'daisy local ${DAISY_LOCAL_ARGS}' cluster under $CLIENTS writers"
-start_daisy daisy.switchover
+# The automatic switch back would race the trials' own switchovers.
+start_daisy daisy.switchover --switch-back false
 clock switchover --nodes "$daisy_ids" --trials "$SWITCHOVER_TRIALS" --clients "$CLIENTS" \
     --warmup-ms "$WARMUP_MS" --settle-ms "$SETTLE_MS" | tee "$work/switchover.lines" | sed 's/^/switchover /' || {
     echo "failover-clock switchover failed; its errors:" >&2

@@ -14,6 +14,15 @@
 //!
 //! Two voters therefore never share a timeout, and the one with the shorter
 //! window wins the race unless it is the one that is down.
+//!
+//! A second openraft 0.9 rule sets how fast a dead leader is replaced: a
+//! follower that had a leader stands only `election_timeout_max` (its
+//! "leader lease", during which it also refuses to vote) plus its drawn
+//! timeout after the leader's last message. So voter i stands about
+//! `2 * base + (2i + 1) * window` after the leader dies, and its vote
+//! requests are granted by every voter j whose `base + (j + 1) * window`
+//! has passed by then (`base > 2 * window` covers every j of a 3-voter
+//! group). The node picks its knobs accordingly (`coordination.rs`).
 
 use openraft::{Config, ConfigError, SnapshotPolicy};
 

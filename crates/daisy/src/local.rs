@@ -48,6 +48,9 @@ pub struct LocalOptions {
     /// Secondaries are hot (apply continuously) or warm (apply when promoted).
     #[arg(long, default_value = "hot", value_parser = ["hot", "warm"])]
     pub standby: String,
+    /// Hand the primary role back to n1 once it has returned and caught up.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub switch_back: bool,
 }
 
 struct Node {
@@ -137,6 +140,8 @@ fn start(options: &LocalOptions) -> Result<Vec<Node>, String> {
             options.safeness.clone(),
             "--model".into(),
             options.model.clone(),
+            "--switch-back".into(),
+            options.switch_back.to_string(),
         ]);
     };
     let binary = std::env::current_exe().map_err(|e| format!("cannot find this binary: {e}"))?;

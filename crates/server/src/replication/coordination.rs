@@ -88,11 +88,17 @@ pub fn agent_config(config: &Config, members: &[Member]) -> Result<Option<AgentC
     }
     let cluster = daisy_replication::fingerprint(members);
     let heartbeat_ms = config.heartbeat_ms;
+    // openraft 0.9: a follower that had a leader stands for election
+    // only `election_timeout_max + its drawn timeout` after the leader's
+    // last message, and refuses votes for its own `election_timeout_max`.
+    // With voter i's window [2h + i*w, 2h + (i+1)*w), w = 3h/4 (h the
+    // heartbeat), the second voter stands about 6h after the first one
+    // dies, and every later voter's refusal has lapsed by then (2h > 2w).
     let knobs = Knobs {
         cluster_name: format!("daisy-{cluster:016x}"),
-        heartbeat_ms,
-        election_base_ms: 5 * heartbeat_ms,
-        election_window_ms: 2 * heartbeat_ms,
+        heartbeat_ms: (heartbeat_ms / 2).max(2),
+        election_base_ms: 2 * heartbeat_ms,
+        election_window_ms: (heartbeat_ms * 3 / 4).max(2),
         unreachable_backoff_ms: heartbeat_ms,
         ..Knobs::default()
     };
