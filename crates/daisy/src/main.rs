@@ -191,7 +191,7 @@ struct ServerArgs {
     /// Milliseconds a lease renewal keeps the primary serving [default: 150].
     #[arg(long)]
     lease_ms: Option<u64>,
-    /// Milliseconds without a heartbeat before the primary is failed over, or an in-sync secondary dropped [default: 150].
+    /// Milliseconds without a heartbeat before the primary is failed over (twice this before an in-sync secondary is dropped) [default: 150].
     #[arg(long)]
     failover_after_ms: Option<u64>,
     /// Milliseconds a secondary may be unreachable before a spare replaces it (active-spare) [default: 3000].

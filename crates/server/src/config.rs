@@ -103,7 +103,7 @@ pub struct Config {
     pub lease_ms: u64,
     /// The coordinator fails a primary over once it has not heard from it
     /// for this long, in ms; the primary drops an in-sync secondary
-    /// silent this long.
+    /// silent twice this long.
     pub failover_after_ms: u64,
     /// With `model = active-spare`: a spare replaces a secondary that has
     /// been unreachable this long, in ms.

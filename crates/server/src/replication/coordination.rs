@@ -8,7 +8,7 @@
 //! - The primary serves (reads and writes) only while it holds its lease
 //!   (`Node::lease_refusal`).
 //! - The in-sync set is the map's: the primary proposes to drop a
-//!   secondary silent for `failover_after_ms` (except at very-safe) and to
+//!   secondary silent for twice `failover_after_ms` (except at very-safe) and to
 //!   add one that holds every acknowledged write. Writes wait for a
 //!   joining secondary before the proposal, so when the map says "in sync"
 //!   it is true.
@@ -357,11 +357,15 @@ impl Node {
                 continue;
             }
             let role = coordination.map.fragment.role_of(id);
+            let quiet_ms = now.saturating_sub(progress.last_ack_ms);
             let silent = !progress.connected
                 || progress.syncing
-                || now.saturating_sub(progress.last_ack_ms) > coordination.failover_after_ms;
+                || quiet_ms > coordination.failover_after_ms;
+            // Dropping a secondary from the set makes it unpromotable, so a
+            // short stall should not do it: twice the failover delay.
+            let gone = quiet_ms > 2 * coordination.failover_after_ms;
             match role {
-                Role::InSync if silent && cluster_level != Safeness::VerySafe => {
+                Role::InSync if gone && cluster_level != Safeness::VerySafe => {
                     changes.push(Change {
                         name: name.clone(),
                         command: Command::SetRole {
