@@ -144,6 +144,10 @@ impl Cluster {
             "n1".into(),
             "--fsync".into(),
             "no".into(),
+            // Frequent snapshots keep a restart's log replay short after
+            // many rounds of load.
+            "--snapshot-log-bytes".into(),
+            "4mb".into(),
         ];
         shared.extend(extra.iter().map(|s| s.to_string()));
         let mut proxies = Vec::new();
