@@ -925,3 +925,51 @@ fn a_primary_cut_off_from_the_majority_stops_serving() {
     check_acknowledged(cluster.members[primary].port, &acknowledged);
     cluster.wait_converged();
 }
+
+#[test]
+fn a_warm_standby_takes_over_with_every_acknowledged_write() {
+    let mut cluster = Cluster::start(
+        "failover-warm",
+        2,
+        0,
+        true,
+        &["--standby", "warm", "--switch-back", "false"],
+    );
+    cluster.wait_in_sync("n2");
+    let load = Load::start(cluster.data_ports(), 10);
+    thread::sleep(LOAD_BEFORE_FAULT);
+    kill_primary_and_recover(&mut cluster);
+    thread::sleep(LOAD_BEFORE_FAULT);
+    let acknowledged = load.finish();
+    let (primary, _) = cluster.wait_serving("at the end");
+    assert_eq!(cluster.members[primary].name, "n2");
+    check_acknowledged(cluster.members[primary].port, &acknowledged);
+}
+
+#[test]
+fn a_one_safe_failover_records_its_event() {
+    let mut cluster = Cluster::start(
+        "failover-one-safe",
+        2,
+        0,
+        true,
+        &["--safeness", "1-safe", "--switch-back", "false"],
+    );
+    cluster.wait_in_sync("n2");
+    let load = Load::start(cluster.data_ports(), 10);
+    thread::sleep(LOAD_BEFORE_FAULT);
+    kill_primary_and_recover(&mut cluster);
+    let acknowledged = load.finish();
+    let (_, info) = cluster.wait_serving("at the end");
+    let event = info.get("event0").cloned().unwrap_or_default();
+    assert!(
+        event.contains("promoted=n2")
+            && event.contains("from=n1")
+            && event.contains("cause=Failover"),
+        "the failover's event: {event:?}"
+    );
+    assert!(
+        acknowledged.iter().any(|a| !a.sets.is_empty()),
+        "writes went on"
+    );
+}
