@@ -212,7 +212,7 @@ pub(crate) const COMMANDS: &[CommandSpec] = &[
         -2,
         ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI,
         "server",
-        "DaisyDB administration: DAISY PROMOTE [FORCE] makes this secondary the primary at a new epoch.",
+        "DaisyDB administration: DAISY PROMOTE [FORCE], DAISY SWITCHOVER <node-id> [timeout-ms], DAISY MEMBER <node-id> SYNC|DR|REPORTING|SPARE, DAISY PREFER <node-id>|NONE.",
     ),
     session(
         "role",

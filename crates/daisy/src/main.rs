@@ -69,6 +69,19 @@ enum Command {
         #[arg(long, env = "DAISY_PASSWORD")]
         password: Option<String>,
     },
+    /// Change a member's role in the cluster map at run time (needs a
+    /// coordinator): `daisy members --addr A set NODE sync|dr|reporting|spare`,
+    /// or `daisy members --addr A prefer NODE|none` (the preferred primary).
+    Members {
+        /// Any member's client address.
+        #[arg(long)]
+        addr: String,
+        #[command(subcommand)]
+        change: MemberChange,
+        /// Password, if the node requires one.
+        #[arg(long, env = "DAISY_PASSWORD")]
+        password: Option<String>,
+    },
     /// Make a secondary the primary at a new epoch (sends DAISY PROMOTE).
     Promote {
         /// The secondary's client address.
@@ -81,6 +94,20 @@ enum Command {
         #[arg(long, env = "DAISY_PASSWORD")]
         password: Option<String>,
     },
+}
+
+#[derive(Subcommand)]
+enum MemberChange {
+    /// Give NODE a kind: sync (joins the in-sync set once caught up), dr,
+    /// reporting (asynchronous) or spare (holds nothing until needed).
+    Set {
+        node: String,
+        #[arg(value_parser = ["sync", "dr", "reporting", "spare"])]
+        kind: String,
+    },
+    /// Make NODE the preferred primary (switched back to when caught up),
+    /// or `none`.
+    Prefer { node: String },
 }
 
 /// Every setting is also a key of the TOML file given with --config (same
@@ -312,6 +339,24 @@ fn main() -> ExitCode {
             let result = admin::call(&addr, password.as_deref(), &argv)
                 .map(|_| format!("{to} is the primary; {addr} follows it\n"));
             finish("switchover", result)
+        }
+        Command::Members {
+            addr,
+            change,
+            password,
+        } => {
+            let (argv, done) = match &change {
+                MemberChange::Set { node, kind } => (
+                    vec!["DAISY", "MEMBER", node.as_str(), kind.as_str()],
+                    format!("{node} is now {kind} in the cluster map\n"),
+                ),
+                MemberChange::Prefer { node } => (
+                    vec!["DAISY", "PREFER", node.as_str()],
+                    format!("the preferred primary is now {node}\n"),
+                ),
+            };
+            let result = admin::call(&addr, password.as_deref(), &argv).map(|_| done);
+            finish("members", result)
         }
         Command::Promote {
             addr,

@@ -973,3 +973,63 @@ fn a_one_safe_failover_records_its_event() {
         "writes went on"
     );
 }
+
+fn call(port: u16, argv: &[&str]) -> Resp {
+    RespConn::connect(port).call(argv).expect("a reply")
+}
+
+/// Waits until the serving primary's `field` satisfies `check`.
+fn wait_primary_field(cluster: &Cluster, field: &str, check: impl Fn(&str) -> bool) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some((_, info)) = cluster.serving() {
+            if check(info.get(field).map_or("", String::as_str)) {
+                return;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{field} never changed as expected"
+        );
+        thread::sleep(POLL);
+    }
+}
+
+#[test]
+fn member_roles_change_at_run_time() {
+    let mut cluster = Cluster::start("failover-roles", 3, 0, false, &["--switch-back", "false"]);
+    cluster.wait_in_sync("n2");
+    cluster.wait_in_sync("n3");
+    let load = Load::start(cluster.data_ports(), 10);
+    thread::sleep(LOAD_BEFORE_FAULT);
+    let any = cluster.members[cluster.index("n2")].port;
+    let ok = Resp::Simple(b"OK".to_vec());
+    assert_eq!(call(any, &["DAISY", "MEMBER", "n3", "spare"]), ok);
+    wait_primary_field(&cluster, "map_members", |m| m.contains("n3=spare"));
+    wait_primary_field(&cluster, "in_sync", |s| s == "n2");
+    assert_eq!(call(any, &["DAISY", "MEMBER", "n2", "dr"]), ok);
+    wait_primary_field(&cluster, "in_sync", str::is_empty);
+    assert_eq!(call(any, &["DAISY", "MEMBER", "n3", "sync"]), ok);
+    cluster.wait_in_sync("n3");
+    assert_eq!(call(any, &["DAISY", "PREFER", "none"]), ok);
+    for (argv, error) in [
+        (vec!["DAISY", "MEMBER", "n1", "bogus"], "kind must be"),
+        (vec!["DAISY", "MEMBER", "n9", "sync"], "not a member"),
+        (vec!["DAISY", "MEMBER", "n1", "dr"], "is the primary"),
+    ] {
+        let reply = call(any, &argv);
+        assert!(
+            reply.error_text().is_some_and(|e| e.contains(error)),
+            "{argv:?}: {reply:?}"
+        );
+    }
+    // n2 is a dr member now: only n3 may replace the primary.
+    thread::sleep(LOAD_BEFORE_FAULT);
+    let (primary, _) = cluster.wait_serving("before the kill");
+    cluster.kill(primary);
+    let (next, _) = cluster.wait_serving("after the kill");
+    assert_eq!(cluster.members[next].name, "n3");
+    thread::sleep(LOAD_BEFORE_FAULT);
+    let acknowledged = load.finish();
+    check_acknowledged(cluster.members[next].port, &acknowledged);
+}

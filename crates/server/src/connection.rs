@@ -94,6 +94,8 @@ pub(crate) struct Connection {
     pub(crate) wait_request: Option<WaitRequest>,
     /// DAISY SWITCHOVER in progress: the target and the deadline.
     pub(crate) switchover_wait: Option<(String, tokio::time::Instant)>,
+    /// A map change to propose to the coordinator (DAISY MEMBER, PREFER).
+    pub(crate) coordinator_wait: Option<daisy_coordinator::Command>,
 }
 
 impl Connection {
@@ -123,6 +125,7 @@ impl Connection {
             last_write_lsn: 0,
             wait_request: None,
             switchover_wait: None,
+            coordinator_wait: None,
         }
     }
 
@@ -338,6 +341,14 @@ impl Connection {
     /// WAIT: until enough secondaries hold this connection's last write,
     /// or the timeout; then the number that do.
     async fn wait_for_replicas(&mut self) {
+        if let Some(command) = self.coordinator_wait.take() {
+            let node = self.node.clone();
+            match crate::replication::coordination::propose(&node, command).await {
+                Ok(()) => self.reply.ok(),
+                Err(error) => self.reply.error(&error),
+            }
+            return;
+        }
         if let Some((target, deadline)) = self.switchover_wait.take() {
             let node = self.node.clone();
             match crate::replication::complete_switchover(&node, &target, deadline).await {

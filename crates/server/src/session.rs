@@ -162,10 +162,23 @@ impl Connection {
         Step::Wait
     }
 
-    /// DAISY PROMOTE [FORCE] | DAISY SWITCHOVER <node-id> [timeout-ms].
+    /// DAISY PROMOTE [FORCE] | DAISY SWITCHOVER <node-id> [timeout-ms] |
+    /// DAISY MEMBER <node-id> SYNC|DR|REPORTING|SPARE | DAISY PREFER <node-id>|NONE.
     fn daisy_command(&mut self, node: &mut Node, argv: &[Bytes]) -> Step {
         if is(&argv[1], "SWITCHOVER") {
             return self.switchover_command(node, argv);
+        }
+        if is(&argv[1], "MEMBER") || is(&argv[1], "PREFER") {
+            return match crate::replication::coordination::map_change(node, argv) {
+                Ok(command) => {
+                    self.coordinator_wait = Some(command);
+                    Step::Wait
+                }
+                Err(error) => {
+                    self.reply.error(&error);
+                    Step::Continue
+                }
+            };
         }
         self.promote_command(node, argv);
         Step::Continue
@@ -213,7 +226,7 @@ impl Connection {
         };
         if !is(&argv[1], "PROMOTE") {
             self.reply.error(&format!(
-                "ERR unknown subcommand '{}'. Try DAISY PROMOTE [FORCE] or DAISY SWITCHOVER <node-id>.",
+                "ERR unknown subcommand '{}'. Try DAISY PROMOTE [FORCE], DAISY SWITCHOVER <node-id>, DAISY MEMBER <node-id> <kind> or DAISY PREFER <node-id>|NONE.",
                 String::from_utf8_lossy(&argv[1])
             ));
             return;

@@ -32,6 +32,8 @@ use daisy_replication::{Member, MemberKind, Safeness};
 use crate::node::{now_ms, Node};
 use crate::Config;
 
+/// How long a node waits for the map that holds a change it proposed.
+const MAP_WAIT: Duration = Duration::from_millis(500);
 /// A switch back asked for by the coordinator must finish within this.
 const SWITCH_BACK_TIMEOUT: Duration = Duration::from_secs(5);
 /// A joining secondary that has not reached its join LSN by then is
@@ -420,6 +422,79 @@ impl Node {
     }
 }
 
+/// The map change `DAISY MEMBER <node> <kind>` or `DAISY PREFER
+/// <node>|NONE` asks for, checked against this node's map.
+pub fn map_change(node: &Node, argv: &[bytes::Bytes]) -> Result<Command, String> {
+    let coordination = node
+        .coordination()
+        .ok_or("ERR this node has no coordinator (it needs three voters or more)")?;
+    let map = &coordination.map;
+    let text = |i: usize| argv.get(i).map(|a| String::from_utf8_lossy(a).into_owned());
+    let find = |name: &str| {
+        map.id_of(name)
+            .ok_or_else(|| format!("ERR '{name}' is not a member"))
+    };
+    let subcommand = text(1).unwrap_or_default().to_ascii_uppercase();
+    match (subcommand.as_str(), argv.len()) {
+        ("MEMBER", 4) => {
+            let node = find(&text(2).unwrap_or_default())?;
+            // A member made `sync` catches up first: the primary adds it
+            // to the in-sync set once it holds every acknowledged write.
+            let role = match text(3).unwrap_or_default().to_ascii_lowercase().as_str() {
+                "sync" => Role::None,
+                "dr" => Role::Async(AsyncRole::Dr),
+                "reporting" => Role::Async(AsyncRole::Reporting),
+                "spare" => Role::Spare,
+                other => {
+                    return Err(format!(
+                        "ERR member kind must be sync, dr, reporting or spare, not '{other}'"
+                    ))
+                }
+            };
+            Ok(Command::SetRole {
+                node,
+                role,
+                expected_epoch: map.fragment.epoch,
+            })
+        }
+        ("PREFER", 3) => {
+            let name = text(2).unwrap_or_default();
+            let node = if name.eq_ignore_ascii_case("none") {
+                None
+            } else {
+                Some(find(&name)?)
+            };
+            Ok(Command::SetPreferred { node })
+        }
+        _ => Err(
+            "ERR usage: DAISY MEMBER <node-id> SYNC|DR|REPORTING|SPARE, or DAISY PREFER <node-id>|NONE"
+                .into(),
+        ),
+    }
+}
+
+/// Proposes `command` through this node's agent; waits for the map that
+/// holds it, so the caller's next command sees the change.
+pub async fn propose(node: &Rc<RefCell<Node>>, command: Command) -> Result<(), String> {
+    let agent = node
+        .borrow()
+        .coordination()
+        .map(|c| c.agent.clone())
+        .ok_or("ERR this node has no coordinator")?;
+    let mut maps = agent.map();
+    maps.borrow_and_update();
+    match agent.propose(command).await {
+        Ok(Ok(_)) => {
+            let _ = tokio::time::timeout(MAP_WAIT, maps.changed()).await;
+            Ok(())
+        }
+        Ok(Err(rejection)) => Err(format!("ERR the coordinator refused: {rejection}")),
+        Err(error) => Err(format!(
+            "TRYAGAIN the coordinator did not commit the change ({error}); read INFO replication to see whether it took effect"
+        )),
+    }
+}
+
 /// Starts the node's coordinator tasks.
 pub fn start(node: &Rc<RefCell<Node>>) {
     tokio::task::spawn_local(follow_map(node.clone()));
@@ -455,6 +530,8 @@ async fn maintain(node: Rc<RefCell<Node>>) {
         for change in changes {
             let (node, agent) = (node.clone(), agent.clone());
             tokio::task::spawn_local(async move {
+                let mut maps = agent.map();
+                maps.borrow_and_update();
                 let outcome = agent.propose(change.command.clone()).await;
                 match &outcome {
                     Ok(Ok(_)) => tracing::info!(
@@ -471,8 +548,7 @@ async fn maintain(node: Rc<RefCell<Node>>) {
                 }
                 // The map carries the result; wait for it before retrying.
                 if outcome.is_ok() {
-                    let mut maps = agent.map();
-                    let _ = tokio::time::timeout(Duration::from_millis(500), maps.changed()).await;
+                    let _ = tokio::time::timeout(MAP_WAIT, maps.changed()).await;
                 }
                 node.borrow_mut().proposal_answered(&change.name);
             });
