@@ -7,7 +7,9 @@
 //! primary, or in the `single` model):
 //!
 //! 1. **Failover.** The primary was not heard for more than
-//!    `failover_after_ms`. Candidates are the live members of the in-sync
+//!    `failover_after_ms`, or its heartbeats have not claimed the role at
+//!    the map's epoch for that long since the map named it (it could not
+//!    take office). Candidates are the live members of the in-sync
 //!    set (at 1-safe also live catching-up secondaries, data nodes with
 //!    `Role::None`), never async members, spares or arbiters, and only those
 //!    that reported. The highest `last_lsn` wins; ties go to the preferred
@@ -113,6 +115,11 @@ pub struct Detector {
     config: DetectorConfig,
     started_ms: u64,
     heard: BTreeMap<NodeId, Heard>,
+    /// Per node, the epoch and arrival of its newest report that claimed
+    /// the primary role.
+    claims: BTreeMap<NodeId, (u64, u64)>,
+    /// The primary and epoch the map names, and since when (by `decide`).
+    named: Option<(NodeId, u64, u64)>,
     caught_up: Option<CaughtUp>,
     /// No `SwitchBack` before this.
     switch_back_quiet_until_ms: u64,
@@ -124,6 +131,8 @@ impl Detector {
             config,
             started_ms: now_ms,
             heard: BTreeMap::new(),
+            claims: BTreeMap::new(),
+            named: None,
             caught_up: None,
             switch_back_quiet_until_ms: 0,
         }
@@ -131,6 +140,9 @@ impl Detector {
 
     /// A report (heartbeat) from a data node arrived at `now_ms`; keeps the newest.
     pub fn observe(&mut self, report: Report, now_ms: u64) {
+        if report.is_primary {
+            self.claims.insert(report.node, (report.epoch, now_ms));
+        }
         let heard = Heard {
             report,
             at_ms: now_ms,
@@ -165,7 +177,7 @@ impl Detector {
             self.caught_up = None;
             return Decision::Nothing;
         }
-        if !self.alive(primary, now_ms) {
+        if !self.alive(primary, now_ms) || !self.serving(map, primary, now_ms) {
             self.caught_up = None;
             return self.failover(map, primary, now_ms);
         }
@@ -181,6 +193,30 @@ impl Detector {
             }
             None => Decision::Nothing,
         }
+    }
+
+    /// Whether the primary has claimed the role at the map's epoch within
+    /// `failover_after_ms`, or was named less than that ago. A primary that
+    /// heartbeats but cannot take office (its state cannot be saved) is
+    /// as good as dead.
+    fn serving(&mut self, map: &ClusterMap, primary: NodeId, now_ms: u64) -> bool {
+        let epoch = map.fragment.epoch;
+        let since = match self.named {
+            Some((named, named_epoch, since)) if named == primary && named_epoch == epoch => since,
+            _ => {
+                self.named = Some((primary, epoch, now_ms));
+                now_ms
+            }
+        };
+        let limit = self.config.failover_after_ms;
+        let in_grace = now_ms.saturating_sub(since) <= limit;
+        let claimed = self
+            .claims
+            .get(&primary)
+            .is_some_and(|&(claimed_epoch, at_ms)| {
+                claimed_epoch >= epoch && now_ms.saturating_sub(at_ms) <= limit
+            });
+        in_grace || claimed
     }
 
     fn silent_for(&self, node: NodeId, limit_ms: u64, now_ms: u64) -> bool {
@@ -377,6 +413,36 @@ mod tests {
         for (node, last_lsn) in lsns {
             detector.observe(report(*node, *last_lsn), now_ms);
         }
+    }
+
+    #[test]
+    fn a_primary_that_never_takes_office_is_failed_over() {
+        let map = formed(&[2, 3], SafenessLevel::TwoSafe, Model::ActiveStandby);
+        let mut detector = Detector::new(config(false), 0);
+        let not_claiming = |node, last_lsn| Report {
+            is_primary: false,
+            ..report(node, last_lsn)
+        };
+        detector.observe(not_claiming(1, 10), 0);
+        hear(&mut detector, &[(2, 10), (3, 9)], 0);
+        assert_eq!(detector.decide(&map, 0), Decision::Nothing, "grace");
+        detector.observe(not_claiming(1, 10), FAILOVER_MS);
+        hear(&mut detector, &[(2, 10), (3, 9)], FAILOVER_MS);
+        assert_eq!(detector.decide(&map, FAILOVER_MS), Decision::Nothing);
+        detector.observe(not_claiming(1, 10), FAILOVER_MS + 1);
+        hear(&mut detector, &[(2, 10), (3, 9)], FAILOVER_MS + 1);
+        assert_eq!(
+            detector.decide(&map, FAILOVER_MS + 1),
+            Decision::Failover {
+                dead: 1,
+                candidate: 2,
+                expected_epoch: 7,
+                lost: None
+            },
+            "alive, but never primary at the map's epoch"
+        );
+        detector.observe(report(1, 10), FAILOVER_MS + 2);
+        assert_eq!(detector.decide(&map, FAILOVER_MS + 2), Decision::Nothing);
     }
 
     #[test]

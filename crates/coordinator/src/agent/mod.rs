@@ -609,7 +609,11 @@ impl Agent {
                 let map = self.current_map();
                 let now = self.now_ms();
                 let mut inner = self.inner();
-                inner.detector.observe(report, now);
+                // A node reports only for itself, and only a member's
+                // report is kept (the detector's table stays bounded).
+                if report.node == from && map.nodes.contains_key(&from) {
+                    inner.detector.observe(report, now);
+                }
                 let grant = lease.map(|(_, epoch)| inner.grants.request(&map, from, epoch, now));
                 drop(inner);
                 let map = (map.version > map_version).then(|| Box::new(map));
