@@ -15,15 +15,11 @@
 #   bench/failover.sh                                  # 20 trials of each
 #   TRIALS=5 bench/failover.sh                         # a quick run
 #   DAISY_TRIALS=0 SWITCHOVER_TRIALS=0 bench/failover.sh   # redis only
-#   DAISY_FAILOVER=promote DAISY_LOCAL_ARGS="--safeness 1-safe" bench/failover.sh
-#                     # no automatic failover: DAISY PROMOTE right after the kill
 #   DAISY_BIN=... FAILOVER_CLOCK_BIN=... bench/failover.sh   # skip the builds
 #
-# DAISY_FAILOVER: auto (default; the cluster fails over by itself), promote
-# (failover-clock sends DAISY PROMOTE to the survivor right after the kill;
-# it is refused until the survivor sees its link to the dead primary drop),
-# or skip. In auto mode, when the first trial sees no write acknowledged
-# within TRIAL_TIMEOUT_MS, the remaining daisy trials are skipped.
+# DAISY_FAILOVER: auto (default; the cluster fails over by itself) or skip.
+# When the first trial sees no write acknowledged within TRIAL_TIMEOUT_MS,
+# the remaining daisy trials are skipped.
 #
 # p50 and p99 are nearest-rank percentiles: below 100 trials p99 is the
 # max (ceil(0.99 * 20) = 20); run TRIALS=100 or more for a p99 of its own.
@@ -52,9 +48,9 @@ READY_TIMEOUT_SECS=${READY_TIMEOUT_SECS:-60}
 CLOCK_TIMEOUT_SECS=${CLOCK_TIMEOUT_SECS:-$((TRIAL_TIMEOUT_MS / 1000 * 2 + 60))}
 
 case "$DAISY_FAILOVER" in
-auto | promote | skip) ;;
+auto | skip) ;;
 *)
-    echo "DAISY_FAILOVER must be auto, promote or skip" >&2
+    echo "DAISY_FAILOVER must be auto or skip" >&2
     exit 1
     ;;
 esac
@@ -311,12 +307,10 @@ PY
 clock_args=(--clients "$CLIENTS" --warmup-ms "$WARMUP_MS" --settle-ms "$SETTLE_MS" --timeout-ms "$TRIAL_TIMEOUT_MS")
 
 echo "== 1. daisy: SIGKILL the primary of a fresh 'daisy local ${DAISY_LOCAL_ARGS}' cluster under $CLIENTS writers; $DAISY_TRIALS trials, failover: $DAISY_FAILOVER"
-promote_flag=()
-[[ "$DAISY_FAILOVER" == promote ]] && promote_flag=(--promote-after-kill)
 for trial in $(seq "$DAISY_TRIALS"); do
     [[ "$DAISY_FAILOVER" == skip ]] && break
     start_daisy "daisy.$trial"
-    line=$(clock daisy --nodes "$daisy_nodes" --kill-pid-of "$daisy_pids" "${promote_flag[@]}" "${clock_args[@]}" ||
+    line=$(clock daisy --nodes "$daisy_nodes" --kill-pid-of "$daisy_pids" "${clock_args[@]}" ||
         echo "failed")
     stop_daisy "daisy.$trial"
     echo "daisy trial=$trial $line"
@@ -328,7 +322,7 @@ for trial in $(seq "$DAISY_TRIALS"); do
     fi
     if [[ "$DAISY_FAILOVER" == auto && $trial == 1 && "$line" == *unavailable_ms=timeout* ]]; then
         echo "daisy: no write acknowledged within ${TRIAL_TIMEOUT_MS} ms of the kill: this build does not fail over by itself;"
-        echo "       the remaining daisy trials are skipped (DAISY_FAILOVER=promote sends DAISY PROMOTE instead)"
+        echo "       the remaining daisy trials are skipped"
         break
     fi
 done

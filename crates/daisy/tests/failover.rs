@@ -259,6 +259,22 @@ impl Cluster {
         }
     }
 
+    /// Waits until a node other than `old` serves, at another epoch than
+    /// `old_epoch`; returns it.
+    fn wait_failover_from(&self, old: usize, old_epoch: &str, what: &str) -> usize {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some((i, info)) = self.serving() {
+                if i != old {
+                    assert_ne!(info["epoch"], old_epoch);
+                    return i;
+                }
+            }
+            assert!(Instant::now() < deadline, "no failover {what}");
+            thread::sleep(POLL);
+        }
+    }
+
     /// Waits until the serving primary names `name` in its in-sync set.
     fn wait_in_sync(&self, name: &str) -> usize {
         let deadline = Instant::now() + WAIT;
@@ -286,8 +302,12 @@ impl Cluster {
                 .members
                 .iter()
                 .filter(|m| !m.arbiter && m.process.is_some())
+                // Spares and warm standbys hold no applied data.
                 .filter(|m| {
-                    info(m.port).is_some_and(|i| i.get("member_type").is_none_or(|t| t != "spare"))
+                    info(m.port).is_some_and(|i| {
+                        i.get("member_type").is_none_or(|t| t != "spare")
+                            && i.get("standby").is_none_or(|s| s != "warm")
+                    })
                 })
                 .map(|m| digest(m.port))
                 .collect();
@@ -506,6 +526,15 @@ fn check_acknowledged(port: u16, acknowledged: &[Acknowledged]) {
     );
 }
 
+/// Once the load stopped: every acknowledged write is on the serving
+/// primary, and the replicas converge. Returns the primary.
+fn check_at_the_end(cluster: &Cluster, acknowledged: &[Acknowledged]) -> usize {
+    let (primary, _) = cluster.wait_serving("at the end");
+    check_acknowledged(cluster.members[primary].port, acknowledged);
+    cluster.wait_converged();
+    primary
+}
+
 /// The first acknowledgement after `after`, as ms since `after`.
 fn first_ack_after(acknowledged: &[Acknowledged], after: Instant) -> Option<f64> {
     acknowledged
@@ -642,9 +671,7 @@ fn sigkill_primary_under_load_loses_no_acknowledged_write() {
     thread::sleep(LOAD_BEFORE_FAULT);
     let acknowledged = load.finish();
     let epochs = watch.finish();
-    let (primary, _) = cluster.wait_serving("at the end");
-    check_acknowledged(cluster.members[primary].port, &acknowledged);
-    cluster.wait_converged();
+    check_at_the_end(&cluster, &acknowledged);
     let waits: Vec<String> = kills
         .iter()
         .map(|k| first_ack_after(&acknowledged, *k).map_or("-".into(), |ms| format!("{ms:.0}")))
@@ -692,9 +719,7 @@ fn killing_the_primary_that_leads_the_coordinator() {
     thread::sleep(LOAD_BEFORE_FAULT);
     let acknowledged = load.finish();
     watch.finish();
-    let (primary, _) = cluster.wait_serving("at the end");
-    check_acknowledged(cluster.members[primary].port, &acknowledged);
-    cluster.wait_converged();
+    check_at_the_end(&cluster, &acknowledged);
 }
 
 #[test]
@@ -716,20 +741,7 @@ fn a_paused_primary_never_serves_at_its_old_epoch() {
     stale
         .send_raw(&support::encode_command(&["GET", "w0:1"]))
         .expect("send");
-    let deadline = Instant::now() + WAIT;
-    let new = loop {
-        if let Some((i, info)) = cluster.serving() {
-            if i != old {
-                assert_ne!(info["epoch"], old_epoch);
-                break i;
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no failover while the primary was paused"
-        );
-        thread::sleep(POLL);
-    };
+    let new = cluster.wait_failover_from(old, &old_epoch, "while the primary was paused");
     thread::sleep(Duration::from_millis(200));
     cluster.signal(old, "-CONT");
     for _ in 0..2 {
@@ -743,7 +755,7 @@ fn a_paused_primary_never_serves_at_its_old_epoch() {
     cluster.wait_in_sync(&cluster.members[old].name.clone());
     let acknowledged = load.finish();
     watch.finish();
-    let (primary, _) = cluster.wait_serving("at the end");
+    let primary = check_at_the_end(&cluster, &acknowledged);
     assert_eq!(primary, new);
     let mut conn = RespConn::connect(cluster.members[primary].port);
     assert_eq!(
@@ -751,8 +763,6 @@ fn a_paused_primary_never_serves_at_its_old_epoch() {
         Resp::NullBulk,
         "a write sent to the paused primary took effect"
     );
-    check_acknowledged(cluster.members[primary].port, &acknowledged);
-    cluster.wait_converged();
 }
 
 #[test]
@@ -828,9 +838,7 @@ fn switchover_then_automatic_switch_back_lose_nothing() {
         "switchover took {took:?}; longest pause around it and the switch back: {:?}; epochs {epochs:?}",
         longest_gap(&acknowledged, started, back + Duration::from_millis(100))
     );
-    let (primary, _) = cluster.wait_serving("at the end");
-    check_acknowledged(cluster.members[primary].port, &acknowledged);
-    cluster.wait_converged();
+    check_at_the_end(&cluster, &acknowledged);
 }
 
 #[test]
@@ -879,20 +887,7 @@ fn a_primary_cut_off_from_the_majority_stops_serving() {
     let old_epoch = info["epoch"].clone();
     cluster.isolate(old, true);
     let cut = Instant::now();
-    let deadline = Instant::now() + WAIT;
-    let new = loop {
-        if let Some((i, info)) = cluster.serving() {
-            if i != old {
-                assert_ne!(info["epoch"], old_epoch);
-                break i;
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no failover away from the cut-off primary"
-        );
-        thread::sleep(POLL);
-    };
+    let new = cluster.wait_failover_from(old, &old_epoch, "away from the cut-off primary");
     eprintln!(
         "cut off; {} serves after {:?}",
         cluster.members[new].name,
@@ -915,15 +910,13 @@ fn a_primary_cut_off_from_the_majority_stops_serving() {
     cluster.wait_in_sync(&cluster.members[old].name.clone());
     let acknowledged = load.finish();
     watch.finish();
-    let (primary, _) = cluster.wait_serving("at the end");
+    let primary = check_at_the_end(&cluster, &acknowledged);
     assert_eq!(primary, new);
     let mut conn = RespConn::connect(cluster.members[primary].port);
     assert_eq!(
         conn.call(&["GET", "cut-off-write"]).expect("GET"),
         Resp::NullBulk
     );
-    check_acknowledged(cluster.members[primary].port, &acknowledged);
-    cluster.wait_converged();
 }
 
 #[test]
@@ -941,9 +934,8 @@ fn a_warm_standby_takes_over_with_every_acknowledged_write() {
     kill_primary_and_recover(&mut cluster);
     thread::sleep(LOAD_BEFORE_FAULT);
     let acknowledged = load.finish();
-    let (primary, _) = cluster.wait_serving("at the end");
+    let primary = check_at_the_end(&cluster, &acknowledged);
     assert_eq!(cluster.members[primary].name, "n2");
-    check_acknowledged(cluster.members[primary].port, &acknowledged);
 }
 
 #[test]
