@@ -286,6 +286,16 @@ impl Connection {
                 if node.commit_lsn(level) >= self.reply_gate_lsn {
                     return;
                 }
+                // A primary that lost its lease is being replaced: waiting
+                // out sync-timeout-ms would only keep the client from the
+                // new primary.
+                if node.lease_refusal().is_some() {
+                    drop(node);
+                    self.fail_replies_with(
+                        "TRYAGAIN This primary lost its lease before the command was confirmed; its outcome is unknown.",
+                    );
+                    return;
+                }
                 (journal.durable_lsn() < self.reply_gate_lsn).then(|| journal.durable().clone())
             };
             let far = tokio::time::Instant::now() + Duration::from_secs(3600);
