@@ -215,7 +215,7 @@ fn start(options: &LocalOptions) -> Result<Vec<Node>, String> {
     Ok(nodes)
 }
 
-fn spawn(binary: &Path, args: &[String], log: &Path) -> io::Result<Child> {
+pub(crate) fn spawn(binary: &Path, args: &[String], log: &Path) -> io::Result<Child> {
     let log_file = OpenOptions::new().create(true).append(true).open(log)?;
     let mut command = Command::new(binary);
     command

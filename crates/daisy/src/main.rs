@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 mod admin;
+mod chaos;
 mod local;
 mod status;
 
@@ -69,6 +70,12 @@ enum Command {
         #[arg(long, env = "DAISY_PASSWORD")]
         password: Option<String>,
     },
+    /// Fault injection: start a local cluster, run a concurrent workload,
+    /// inject faults (kill, pause, partition) on a seeded schedule, record
+    /// every operation, check the history (linearizable registers, no
+    /// acknowledged write lost, one primary per epoch, identical replicas)
+    /// and print a report. Exits 1 if any check fails.
+    Chaos(chaos::ChaosOptions),
     /// Change a member's role in the cluster map at run time (needs a
     /// coordinator): `daisy members --addr A set NODE sync|dr|reporting|spare`,
     /// or `daisy members --addr A prefer NODE|none` (the preferred primary).
@@ -230,6 +237,9 @@ struct ServerArgs {
     /// Milliseconds the preferred primary must stay caught up before the switch back [default: 1000].
     #[arg(long)]
     switch_back_after_ms: Option<u64>,
+    /// Test only: break a guarantee so that `daisy chaos` can show its checkers catch it (ack-early: acknowledge 2-safe writes before any secondary has them). Never for real data.
+    #[arg(long, value_parser = ["ack-early"], hide = true)]
+    break_for_tests: Option<String>,
     /// Log filter, e.g. info, debug, daisy_server=trace [default: info,openraft=off; openraft=warn shows the Raft library's own messages].
     #[arg(long, env = "DAISY_LOG", default_value = "info,openraft=off")]
     log: String,
@@ -283,7 +293,8 @@ impl ServerArgs {
             failover_after_ms,
             spare_after_ms,
             switch_back,
-            switch_back_after_ms
+            switch_back_after_ms,
+            break_for_tests
         );
         apply_size!(
             proto_max_bulk_len,
@@ -325,6 +336,7 @@ fn main() -> ExitCode {
             }
         }
         Command::Local(options) => local::run(options),
+        Command::Chaos(options) => chaos::run(options),
         Command::Status { addr, password } => {
             finish("status", status::render(&addr, password.as_deref()))
         }
@@ -461,6 +473,7 @@ mod tests {
             "--spare-after-ms=4000",
             "--switch-back=false",
             "--switch-back-after-ms=2000",
+            "--break-for-tests=ack-early",
         ]);
         let expected = Config {
             client_addr: "127.0.0.1:7777".parse().unwrap(),
@@ -500,6 +513,7 @@ mod tests {
             spare_after_ms: 4000,
             switch_back: false,
             switch_back_after_ms: 2000,
+            break_for_tests: "ack-early".into(),
         };
         assert_eq!(config, expected);
         assert_ne!(

@@ -114,6 +114,11 @@ pub struct Config {
     /// How long the preferred primary must stay caught up before the
     /// switch back, in ms.
     pub switch_back_after_ms: u64,
+    /// Breaks a guarantee on purpose so that `daisy chaos` can show its
+    /// checkers catch it; never for real data. `ack-early`: a primary
+    /// acknowledges 2-safe and stricter writes once they are durable
+    /// locally, without waiting for any secondary.
+    pub break_for_tests: String,
 }
 
 impl Default for Config {
@@ -156,6 +161,7 @@ impl Default for Config {
             spare_after_ms: 3000,
             switch_back: true,
             switch_back_after_ms: 1000,
+            break_for_tests: String::new(),
         }
     }
 }
@@ -279,6 +285,12 @@ impl Config {
             return Err(
                 "failover_after_ms must be at least 3 heartbeats and at most 600000".into(),
             );
+        }
+        if !matches!(self.break_for_tests.as_str(), "" | "ack-early") {
+            return Err(format!(
+                "break_for_tests must be empty or ack-early, not '{}'",
+                self.break_for_tests
+            ));
         }
         if !(10..=3_600_000).contains(&self.spare_after_ms)
             || !(10..=3_600_000).contains(&self.switch_back_after_ms)

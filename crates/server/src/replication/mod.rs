@@ -211,6 +211,10 @@ impl Node {
     pub fn commit_lsn(&self, level: Safeness) -> u64 {
         let durable = self.journal.as_ref().map_or(0, |j| j.durable_lsn());
         match &self.repl {
+            // A deliberately broken node for the chaos checkers' own test.
+            Some(repl) if repl.is_primary() && self.config.break_for_tests == "ack-early" => {
+                durable
+            }
             Some(repl) if repl.is_primary() => repl.tracker.commit_lsn(level, durable),
             Some(repl) => durable.min(repl.link.primary_commit_lsn.get()),
             None => durable,

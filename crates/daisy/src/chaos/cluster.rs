@@ -1,0 +1,303 @@
+//! The chaos cluster: `daisy server` children on loopback, like `daisy
+//! local`, with a proxy on every directed peer link so that any node can
+//! be cut off; and the faults themselves (kill, restart, pause, resume,
+//! isolate, heal).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Child;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use super::client::{Connection, Reply};
+use super::proxy::Proxy;
+
+/// How long a node may take to answer after it starts.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+const POLL: Duration = Duration::from_millis(20);
+const PROBE_TIMEOUT: Duration = Duration::from_millis(500);
+
+pub struct Node {
+    pub name: String,
+    /// The client port; an arbiter's peer port (it has no client port).
+    pub port: u16,
+    pub arbiter: bool,
+    args: Vec<String>,
+    log: PathBuf,
+    child: Option<Child>,
+    pub paused: bool,
+}
+
+pub struct Cluster {
+    pub nodes: Vec<Node>,
+    /// (from, to, proxy) for every directed pair of nodes.
+    proxies: Vec<(usize, usize, Proxy)>,
+    binary: PathBuf,
+}
+
+/// A free port on loopback (released at once; the node binds it next).
+fn free_port() -> Result<u16, String> {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| format!("no free port: {e}"))
+}
+
+impl Cluster {
+    /// Starts `data` data nodes (plus an arbiter when they are even) in
+    /// `dir`, each with the shared `flags`.
+    pub fn start(dir: &Path, data: usize, flags: &[String]) -> Result<Cluster, String> {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let arbiter = data.is_multiple_of(2);
+        let names: Vec<String> = (1..=data)
+            .map(|i| format!("n{i}"))
+            .chain(arbiter.then(|| "arbiter".to_string()))
+            .collect();
+        let mut ports = Vec::new();
+        for _ in &names {
+            ports.push((free_port()?, free_port()?));
+        }
+        let members = names
+            .iter()
+            .zip(&ports)
+            .map(|(name, (_, peer))| {
+                let kind = if name == "arbiter" { "/arbiter" } else { "" };
+                format!("{name}=127.0.0.1:{peer}{kind}")
+            })
+            .collect::<Vec<_>>()
+            .join(",");
+        let mut proxies = Vec::new();
+        let mut nodes = Vec::new();
+        for (from, name) in names.iter().enumerate() {
+            let mut routes = Vec::new();
+            for (to, target) in names.iter().enumerate() {
+                if from != to {
+                    let proxy = Proxy::start(ports[to].1).map_err(|e| format!("proxy: {e}"))?;
+                    routes.push(format!("{target}=127.0.0.1:{}", proxy.port));
+                    proxies.push((from, to, proxy));
+                }
+            }
+            let is_arbiter = name == "arbiter";
+            let mut args = vec![
+                "server".to_string(),
+                "--node-id".into(),
+                name.clone(),
+                "--peer-addr".into(),
+                format!("127.0.0.1:{}", ports[from].1),
+                "--data-dir".into(),
+                dir.join(name).display().to_string(),
+                "--members".into(),
+                members.clone(),
+                "--peer-routes".into(),
+                routes.join(","),
+                "--primary".into(),
+                "n1".into(),
+            ];
+            if is_arbiter {
+                args.push("--arbiter".into());
+            } else {
+                args.extend([
+                    "--client-addr".into(),
+                    format!("127.0.0.1:{}", ports[from].0),
+                ]);
+            }
+            args.extend(flags.iter().cloned());
+            nodes.push(Node {
+                name: name.clone(),
+                port: if is_arbiter {
+                    ports[from].1
+                } else {
+                    ports[from].0
+                },
+                arbiter: is_arbiter,
+                args,
+                log: dir.join(format!("{name}.log")),
+                child: None,
+                paused: false,
+            });
+        }
+        let binary = std::env::current_exe().map_err(|e| format!("cannot find daisy: {e}"))?;
+        let mut cluster = Cluster {
+            nodes,
+            proxies,
+            binary,
+        };
+        for i in 0..cluster.nodes.len() {
+            cluster.restart(i)?;
+        }
+        Ok(cluster)
+    }
+
+    pub fn data_nodes(&self) -> impl Iterator<Item = (usize, &Node)> {
+        self.nodes.iter().enumerate().filter(|(_, n)| !n.arbiter)
+    }
+
+    /// Starts node `i` (again) and waits until it answers.
+    pub fn restart(&mut self, i: usize) -> Result<(), String> {
+        let node = &mut self.nodes[i];
+        if node.child.is_some() {
+            return Ok(());
+        }
+        let child = crate::local::spawn(&self.binary, &node.args, &node.log)
+            .map_err(|e| format!("cannot start {}: {e}", node.name))?;
+        node.child = Some(child);
+        node.paused = false;
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            let ready = if node.arbiter {
+                let addr = std::net::SocketAddr::from(([127, 0, 0, 1], node.port));
+                std::net::TcpStream::connect_timeout(&addr, PROBE_TIMEOUT).is_ok()
+            } else {
+                Connection::open(node.port, PROBE_TIMEOUT)
+                    .and_then(|mut c| c.call(&["PING"]))
+                    .is_ok_and(|r| r == Reply::Simple("PONG".into()))
+            };
+            if ready {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "{} did not start; see {}",
+                    node.name,
+                    node.log.display()
+                ));
+            }
+            thread::sleep(POLL);
+        }
+    }
+
+    fn signal(&self, i: usize, signal: i32) {
+        if let Some(child) = &self.nodes[i].child {
+            if let Ok(pid) = i32::try_from(child.id()) {
+                // SAFETY: a signal to our own child's pid.
+                unsafe {
+                    libc::kill(pid, signal);
+                }
+            }
+        }
+    }
+
+    /// SIGKILL: no chance to flush anything.
+    pub fn kill(&mut self, i: usize) {
+        self.signal(i, libc::SIGCONT);
+        if let Some(mut child) = self.nodes[i].child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        self.nodes[i].paused = false;
+    }
+
+    pub fn pause(&mut self, i: usize) {
+        self.signal(i, libc::SIGSTOP);
+        self.nodes[i].paused = true;
+    }
+
+    pub fn resume(&mut self, i: usize) {
+        self.signal(i, libc::SIGCONT);
+        self.nodes[i].paused = false;
+    }
+
+    /// Cuts (or heals) every peer link to and from node `i`.
+    pub fn isolate(&self, i: usize, cut: bool) {
+        for (from, to, proxy) in &self.proxies {
+            if *from == i || *to == i {
+                proxy.set_cut(cut);
+            }
+        }
+    }
+
+    /// Undoes every fault: links healed, paused nodes resumed, dead ones
+    /// started again.
+    pub fn heal(&mut self) -> Result<(), String> {
+        for (_, _, proxy) in &self.proxies {
+            proxy.set_cut(false);
+        }
+        for i in 0..self.nodes.len() {
+            if self.nodes[i].paused {
+                self.resume(i);
+            }
+            self.restart(i)?;
+        }
+        Ok(())
+    }
+
+    /// INFO replication of data node `i`, as field -> value.
+    pub fn info(&self, i: usize) -> Option<BTreeMap<String, String>> {
+        let node = &self.nodes[i];
+        if node.arbiter || node.child.is_none() || node.paused {
+            return None;
+        }
+        let mut connection = Connection::open(node.port, PROBE_TIMEOUT).ok()?;
+        let Reply::Bulk(Some(text)) = connection.call(&["INFO", "replication"]).ok()? else {
+            return None;
+        };
+        Some(
+            String::from_utf8_lossy(&text)
+                .lines()
+                .filter_map(|line| line.split_once(':'))
+                .map(|(k, v)| (k.to_string(), v.trim().to_string()))
+                .collect(),
+        )
+    }
+
+    /// The data node that is primary and holds its lease, with its INFO.
+    pub fn serving(&self) -> Option<(usize, BTreeMap<String, String>)> {
+        self.data_nodes().find_map(|(i, _)| {
+            let info = self.info(i)?;
+            let serving = info.get("role")? == "master" && info.get("lease")? == "held";
+            serving.then_some((i, info))
+        })
+    }
+
+    /// Waits until every fault is undone and the cluster is whole again:
+    /// a primary serving, every other data node in its in-sync set, every
+    /// replica with the primary's digest.
+    pub fn settle(&self, timeout: Duration) -> Result<usize, String> {
+        let deadline = Instant::now() + timeout;
+        let mut last = String::from("no primary serving");
+        loop {
+            if let Some((primary, info)) = self.serving() {
+                let in_sync: Vec<&str> = info
+                    .get("in_sync")
+                    .map_or("", String::as_str)
+                    .split(',')
+                    .collect();
+                let missing: Vec<&str> = self
+                    .data_nodes()
+                    .filter(|(i, n)| *i != primary && !in_sync.contains(&n.name.as_str()))
+                    .map(|(_, n)| n.name.as_str())
+                    .collect();
+                let digests: Vec<Option<String>> =
+                    self.data_nodes().map(|(i, _)| self.digest(i)).collect();
+                let same = digests.iter().all(|d| d.is_some() && *d == digests[0]);
+                if missing.is_empty() && same {
+                    return Ok(primary);
+                }
+                last = format!("not in sync: {missing:?}; digests {digests:?}");
+            }
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "the cluster did not settle within {timeout:?}: {last}"
+                ));
+            }
+            thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn digest(&self, i: usize) -> Option<String> {
+        let mut connection = Connection::open(self.nodes[i].port, PROBE_TIMEOUT).ok()?;
+        match connection.call(&["DEBUG", "DIGEST"]).ok()? {
+            Reply::Simple(text) => Some(text),
+            Reply::Bulk(Some(text)) => Some(String::from_utf8_lossy(&text).into_owned()),
+            _ => None,
+        }
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for i in 0..self.nodes.len() {
+            self.kill(i);
+        }
+    }
+}

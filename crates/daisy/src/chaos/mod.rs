@@ -1,0 +1,437 @@
+//! `daisy chaos`: a real local cluster, a concurrent workload, faults on a
+//! seeded schedule, a history of every operation, and checkers.
+//!
+//! - `cluster`: the nodes (child processes on loopback) with a cutting
+//!   proxy on every peer link, and the faults;
+//! - `workload`: the clients (registers with read, write and
+//!   compare-and-set, counters, sets of unique elements), which follow
+//!   the primary and record every operation with its outcome (ok, failed,
+//!   or unknown);
+//! - this module: the schedule of faults, the watch on epochs, the final
+//!   reads once the cluster settled, the checks
+//!   (`daisy_chaos_check`) and the report.
+//!
+//! The seed fixes the schedule of faults and every client's choice of
+//! operations; the timing is the machine's. Every failure prints the
+//! command that runs the same schedule again.
+
+mod client;
+mod cluster;
+mod proxy;
+mod workload;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::hash::BuildHasher;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use daisy_chaos_check::{check_counters, check_registers, check_sets, History, KeyVerdict};
+
+use cluster::Cluster;
+use workload::{Rng, Workload};
+
+/// How long the cluster may take to settle once the faults stop.
+const SETTLE_TIMEOUT: Duration = Duration::from_secs(90);
+/// How often the epoch watch samples every node.
+const WATCH_INTERVAL: Duration = Duration::from_millis(25);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Fault {
+    /// SIGKILL a node (the primary half the time), restart it a little later.
+    Kill,
+    /// SIGSTOP the primary for longer than its lease, then SIGCONT.
+    Pause,
+    /// Cut every peer link to and from a node, then heal.
+    Partition,
+}
+
+impl Fault {
+    fn name(self) -> &'static str {
+        match self {
+            Fault::Kill => "kill",
+            Fault::Pause => "pause",
+            Fault::Partition => "partition",
+        }
+    }
+}
+
+#[derive(clap::Args, Clone, Debug)]
+pub struct ChaosOptions {
+    /// How long the faults and the workload run, in seconds.
+    #[arg(long, default_value_t = 30)]
+    pub duration_secs: u64,
+    /// The seed of the schedule of faults and operations [default: random].
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Data nodes (an arbiter joins when they are even).
+    #[arg(long, default_value_t = 2)]
+    pub nodes: usize,
+    /// Safeness level of the cluster.
+    #[arg(long, default_value = "2-safe", value_parser = ["1-safe", "2-safe", "2-safe-committed", "very-safe"])]
+    pub safeness: String,
+    /// The faults to inject (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "kill,pause,partition")]
+    pub faults: Vec<Fault>,
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 8)]
+    pub clients: usize,
+    /// Directory for the nodes' data and logs [default: a new temporary one].
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Break a guarantee on purpose, to see the checkers catch it:
+    /// `ack-early` acknowledges 2-safe writes before any secondary has them.
+    #[arg(long, value_parser = ["ack-early"])]
+    pub break_for_tests: Option<String>,
+}
+
+/// One fault as it was injected.
+struct Injected {
+    fault: Fault,
+    target: String,
+    started: Instant,
+    ended: Instant,
+}
+
+pub fn run(options: ChaosOptions) -> ExitCode {
+    let seed = options.seed.unwrap_or_else(|| {
+        std::collections::hash_map::RandomState::new().hash_one(std::time::SystemTime::now())
+    });
+    let repro = repro_command(&options, seed);
+    match chaos(&options, seed) {
+        Ok(report) if report.passed => {
+            print!("{}", report.text);
+            println!("PASS (seed {seed})");
+            ExitCode::SUCCESS
+        }
+        Ok(report) => {
+            print!("{}", report.text);
+            println!("FAIL (seed {seed}); the same schedule again: {repro}");
+            ExitCode::FAILURE
+        }
+        Err(error) => {
+            eprintln!("daisy chaos: {error}");
+            eprintln!("seed {seed}; the same schedule again: {repro}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn repro_command(options: &ChaosOptions, seed: u64) -> String {
+    let faults: Vec<&str> = options.faults.iter().map(|f| f.name()).collect();
+    let mut command = format!(
+        "daisy chaos --seed {seed} --duration-secs {} --nodes {} --safeness {} --faults {} --clients {}",
+        options.duration_secs,
+        options.nodes,
+        options.safeness,
+        faults.join(","),
+        options.clients
+    );
+    if let Some(broken) = &options.break_for_tests {
+        let _ = write!(command, " --break-for-tests {broken}");
+    }
+    command
+}
+
+struct Report {
+    passed: bool,
+    text: String,
+}
+
+fn chaos(options: &ChaosOptions, seed: u64) -> Result<Report, String> {
+    if !(2..=5).contains(&options.nodes) {
+        return Err("--nodes must be 2 to 5".into());
+    }
+    if !(1..=64).contains(&options.clients) || options.duration_secs == 0 {
+        return Err("--clients must be 1 to 64 and --duration-secs at least 1".into());
+    }
+    let dir = match &options.dir {
+        Some(dir) => dir.clone(),
+        None => std::env::temp_dir().join(format!("daisy-chaos-{}-{seed}", std::process::id())),
+    };
+    let mut flags = vec![
+        "--safeness".to_string(),
+        options.safeness.clone(),
+        "--switch-back".into(),
+        "false".into(),
+        "--fsync".into(),
+        "always".into(),
+    ];
+    if let Some(broken) = &options.break_for_tests {
+        flags.extend(["--break-for-tests".into(), broken.clone()]);
+    }
+    println!(
+        "daisy chaos: seed {seed}, {} data nodes, {}, faults {:?}, {} clients, {} s; data in {}",
+        options.nodes,
+        options.safeness,
+        options.faults,
+        options.clients,
+        options.duration_secs,
+        dir.display()
+    );
+    let mut cluster = Cluster::start(&dir, options.nodes, &flags)?;
+    cluster.settle(SETTLE_TIMEOUT)?;
+    let start = Instant::now();
+    let ports: Vec<(String, u16)> = cluster
+        .data_nodes()
+        .map(|(_, n)| (n.name.clone(), n.port))
+        .collect();
+    let stop = Arc::new(AtomicBool::new(false));
+    let watch = EpochWatch::start(ports.clone(), stop.clone());
+    let workload = Workload::start(
+        ports.iter().map(|(_, p)| *p).collect(),
+        options.clients,
+        seed,
+        start,
+        stop.clone(),
+    );
+    let injected = inject(&mut cluster, options, seed, start)?;
+    stop.store(true, Ordering::Relaxed);
+    let mut history = workload.finish();
+    let epochs = watch.finish();
+    cluster.heal()?;
+    let settled = cluster.settle(SETTLE_TIMEOUT);
+    if let Ok(primary) = &settled {
+        workload::final_reads(cluster.nodes[*primary].port, start, &mut history)?;
+    }
+    Ok(report(&history, &injected, &epochs, &settled, start, &dir))
+}
+
+/// Injects faults on the seeded schedule until the duration is over.
+fn inject(
+    cluster: &mut Cluster,
+    options: &ChaosOptions,
+    seed: u64,
+    start: Instant,
+) -> Result<Vec<Injected>, String> {
+    let mut random = Rng::new(seed ^ 0xFA17);
+    let end = start + Duration::from_secs(options.duration_secs);
+    let mut injected = Vec::new();
+    if options.faults.is_empty() {
+        thread::sleep(end.saturating_duration_since(Instant::now()));
+        return Ok(injected);
+    }
+    loop {
+        let quiet = Duration::from_millis(700 + random.below(1300));
+        if Instant::now() + quiet >= end {
+            thread::sleep(end.saturating_duration_since(Instant::now()));
+            return Ok(injected);
+        }
+        thread::sleep(quiet);
+        let fault = options.faults[random.below(options.faults.len() as u64) as usize];
+        let primary = cluster.serving().map(|(i, _)| i);
+        let data: Vec<usize> = cluster.data_nodes().map(|(i, _)| i).collect();
+        let any = random.below(cluster.nodes.len() as u64) as usize;
+        let target = match fault {
+            Fault::Kill if random.below(2) == 0 => primary.unwrap_or(data[0]),
+            Fault::Kill => data[random.below(data.len() as u64) as usize],
+            Fault::Pause => primary.unwrap_or(data[0]),
+            Fault::Partition if random.below(2) == 0 => primary.unwrap_or(any),
+            Fault::Partition => any,
+        };
+        let lasting = Duration::from_millis(300 + random.below(1200));
+        let started = Instant::now();
+        match fault {
+            Fault::Kill => cluster.kill(target),
+            Fault::Pause => cluster.pause(target),
+            Fault::Partition => cluster.isolate(target, true),
+        }
+        thread::sleep(lasting);
+        match fault {
+            Fault::Kill => cluster.restart(target)?,
+            Fault::Pause => cluster.resume(target),
+            Fault::Partition => cluster.isolate(target, false),
+        }
+        injected.push(Injected {
+            fault,
+            target: cluster.nodes[target].name.clone(),
+            started,
+            ended: Instant::now(),
+        });
+    }
+}
+
+/// Samples every data node's role and epoch; any epoch claimed by two
+/// primaries is a split brain.
+struct EpochWatch {
+    handle: thread::JoinHandle<()>,
+    seen: Arc<Mutex<BTreeMap<u64, String>>>,
+    conflicts: Arc<Mutex<Vec<String>>>,
+}
+
+impl EpochWatch {
+    fn start(ports: Vec<(String, u16)>, stop: Arc<AtomicBool>) -> EpochWatch {
+        let seen: Arc<Mutex<BTreeMap<u64, String>>> = Arc::default();
+        let conflicts: Arc<Mutex<Vec<String>>> = Arc::default();
+        let (seen_in, conflicts_in) = (seen.clone(), conflicts.clone());
+        let handle = thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                for (name, port) in &ports {
+                    let Some((epoch, primary)) = workload::role(*port) else {
+                        continue;
+                    };
+                    if !primary {
+                        continue;
+                    }
+                    let mut seen = seen_in.lock().unwrap_or_else(|e| e.into_inner());
+                    let holder = seen.entry(epoch).or_insert_with(|| name.clone());
+                    if holder != name {
+                        let conflict = format!("epoch {epoch}: {holder} and {name}");
+                        conflicts_in
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .push(conflict);
+                    }
+                }
+                thread::sleep(WATCH_INTERVAL);
+            }
+        });
+        EpochWatch {
+            handle,
+            seen,
+            conflicts,
+        }
+    }
+
+    /// The epochs seen with their primary, and the conflicts.
+    fn finish(self) -> (BTreeMap<u64, String>, Vec<String>) {
+        let _ = self.handle.join();
+        let seen = self.seen.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let conflicts = self
+            .conflicts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        (seen, conflicts)
+    }
+}
+
+fn report(
+    history: &History,
+    injected: &[Injected],
+    (epochs, conflicts): &(BTreeMap<u64, String>, Vec<String>),
+    settled: &Result<usize, String>,
+    start: Instant,
+    dir: &std::path::Path,
+) -> Report {
+    let mut text = String::new();
+    let mut passed = true;
+    let counts = workload::count(history);
+    let _ = writeln!(
+        text,
+        "operations: {} ({} ok, {} failed, {} unknown)",
+        counts.total, counts.ok, counts.failed, counts.unknown
+    );
+    let _ = writeln!(text, "faults injected: {}", injected.len());
+    let mut by_fault: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+    for fault in injected {
+        let since = fault.started.duration_since(start).as_micros() as u64;
+        let first_ok = workload::first_write_ok_after(history, since)
+            .map(|us| us.saturating_sub(since) as f64 / 1000.0);
+        let _ = writeln!(
+            text,
+            "  at {:>6.1} s: {} {} for {} ms; next acknowledged write {}",
+            since as f64 / 1e6,
+            fault.fault.name(),
+            fault.target,
+            fault.ended.duration_since(fault.started).as_millis(),
+            first_ok.map_or("none".to_string(), |ms| format!(
+                "{ms:.0} ms after it began"
+            )),
+        );
+        by_fault
+            .entry(fault.fault.name())
+            .or_default()
+            .push(first_ok.unwrap_or(f64::NAN));
+    }
+    let _ = writeln!(
+        text,
+        "unavailability (fault start to the next acknowledged write):"
+    );
+    for (name, waits) in &by_fault {
+        let mut sorted: Vec<f64> = waits.iter().copied().filter(|w| w.is_finite()).collect();
+        sorted.sort_by(f64::total_cmp);
+        let percentile = |p: f64| {
+            sorted
+                .get(((sorted.len() as f64 * p).ceil() as usize).saturating_sub(1))
+                .copied()
+                .unwrap_or(f64::NAN)
+        };
+        let _ = writeln!(
+            text,
+            "  {name}: {} times; first acknowledged write after it: p50 {:.0} ms, max {:.0} ms",
+            waits.len(),
+            percentile(0.5),
+            percentile(1.0)
+        );
+    }
+    let _ = writeln!(
+        text,
+        "epochs seen: {}",
+        epochs
+            .iter()
+            .map(|(e, n)| format!("{e}:{n}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    if !conflicts.is_empty() {
+        passed = false;
+        let _ = writeln!(text, "TWO PRIMARIES IN ONE EPOCH: {conflicts:?}");
+    }
+    match settled {
+        Ok(_) => {
+            let _ = writeln!(text, "replicas identical after the faults stopped: yes");
+        }
+        Err(error) => {
+            passed = false;
+            let _ = writeln!(text, "REPLICAS DID NOT SETTLE: {error}");
+        }
+    }
+    let registers = check_registers(history);
+    let unchecked: Vec<&(String, KeyVerdict)> = registers
+        .keys
+        .iter()
+        .filter(|(_, v)| matches!(v, KeyVerdict::Unknown { .. }))
+        .collect();
+    let verdict = if !registers.ok() {
+        "NOT LINEARIZABLE"
+    } else if unchecked.is_empty() {
+        "all linearizable"
+    } else {
+        "no violation found, some keys not decided"
+    };
+    let _ = writeln!(
+        text,
+        "registers: {} keys checked for linearizability, {verdict}",
+        registers.checked()
+    );
+    for (key, verdict) in registers.failures() {
+        passed = false;
+        let _ = writeln!(text, "  {key}: {verdict:?}");
+    }
+    for (key, verdict) in unchecked {
+        let _ = writeln!(text, "  {key} not decided: {verdict:?}");
+    }
+    for (name, loss) in [
+        ("sets", check_sets(history)),
+        ("counters", check_counters(history)),
+    ] {
+        let _ = writeln!(
+            text,
+            "{name}: {} keys, {} acknowledged, {} lost, {} unexpected",
+            loss.checked_keys, loss.acknowledged, loss.lost, loss.unexpected
+        );
+        if !loss.ok() {
+            passed = false;
+            for detail in &loss.details {
+                let _ = writeln!(text, "  {detail}");
+            }
+        }
+    }
+    let _ = writeln!(text, "logs: {}", dir.display());
+    Report { passed, text }
+}
