@@ -129,10 +129,17 @@ impl History {
     }
 }
 
+/// The `process` of the reads a harness makes once the faults stopped.
+pub const FINAL_READER: u32 = u32::MAX;
+
 impl std::fmt::Display for Event {
     /// `p3 write 5 -> ok [100..180 us]`: short enough for an explanation.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "p{} ", self.process)?;
+        if self.process == FINAL_READER {
+            write!(f, "final ")?;
+        } else {
+            write!(f, "p{} ", self.process)?;
+        }
         match &self.op {
             Op::Read { .. } => write!(f, "read")?,
             Op::Write { value, .. } => write!(f, "write {value}")?,

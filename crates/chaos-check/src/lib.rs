@@ -26,6 +26,6 @@ pub mod history;
 pub mod linearizable;
 pub mod loss;
 
-pub use history::{Event, History, Op, Outcome};
+pub use history::{Event, History, Op, Outcome, FINAL_READER};
 pub use linearizable::{check_registers, KeyVerdict, Verdict, SEARCH_STEPS_MAX};
 pub use loss::{check_counters, check_sets, LossReport};

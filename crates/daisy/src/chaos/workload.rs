@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use daisy_chaos_check::{Event, History, Op, Outcome};
+use daisy_chaos_check::{Event, History, Op, Outcome, FINAL_READER};
 
 use super::client::{Connection, Reply};
 
@@ -339,7 +339,7 @@ pub fn final_reads(port: u16, start: Instant, history: &mut History) -> Result<(
 
 fn final_event(op: Op, invoked_us: u64, completed_us: u64, outcome: Outcome) -> Event {
     Event {
-        process: u32::MAX,
+        process: FINAL_READER,
         op,
         invoked_us,
         completed_us,
@@ -395,7 +395,7 @@ pub fn first_write_ok_after(history: &History, since_us: u64) -> Option<u64> {
     history
         .events
         .iter()
-        .filter(|e| e.invoked_us >= since_us && e.process != u32::MAX)
+        .filter(|e| e.invoked_us >= since_us && e.process != FINAL_READER)
         .filter(|e| {
             matches!(
                 e.outcome,
