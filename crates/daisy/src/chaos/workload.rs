@@ -2,7 +2,8 @@
 //! application would (any error: try the next node) and record every
 //! operation with its outcome.
 //!
-//! - registers `r0..`: `GET`, `SET` of a value unique to the run, and
+//! - registers `r0.0..` (fresh keys every `REGISTER_WINDOW_SECS`): `GET`,
+//!   `SET` of a value unique to the run, and
 //!   compare-and-set as `WATCH`, `GET`, then `MULTI`/`SET`/`EXEC` when the
 //!   value is the expected one (an aborted `EXEC` had no effect);
 //! - counters `c0..`: `INCR`;
@@ -22,6 +23,9 @@ use daisy_chaos_check::{Event, History, Op, Outcome, FINAL_READER};
 use super::client::{Connection, Reply};
 
 const REGISTERS: u64 = 4;
+/// Registers get fresh keys every this many seconds (`r<i>.<window>`), so
+/// each key's history stays small enough to check for linearizability.
+const REGISTER_WINDOW_SECS: u64 = 5;
 const COUNTERS: u64 = 3;
 const SETS: u64 = 3;
 /// A client's timeout on any one reply.
@@ -92,9 +96,10 @@ struct Client {
     random: Rng,
     start: Instant,
     sequence: u64,
-    /// The last value this client saw in each register (the `from` of its
-    /// next compare-and-set).
+    /// The last value this client saw in each register of the current
+    /// window (the `from` of its next compare-and-set).
     seen: Vec<Option<u64>>,
+    window: u64,
     events: Vec<Event>,
 }
 
@@ -109,6 +114,7 @@ impl Client {
             start,
             sequence: 0,
             seen: vec![None; REGISTERS as usize],
+            window: 0,
             events: Vec::new(),
         }
     }
@@ -129,6 +135,16 @@ impl Client {
             thread::sleep(THINK);
         }
         self.events
+    }
+
+    /// The key of `register` in the current window.
+    fn register_key(&mut self, register: u64) -> String {
+        let window = self.start.elapsed().as_secs() / REGISTER_WINDOW_SECS;
+        if window != self.window {
+            self.window = window;
+            self.seen = vec![None; REGISTERS as usize];
+        }
+        format!("r{register}.{window}")
     }
 
     fn one(&mut self) {
@@ -170,7 +186,7 @@ impl Client {
 
     fn read(&mut self) -> (Op, (u64, Outcome)) {
         let register = self.random.below(REGISTERS);
-        let key = format!("r{register}");
+        let key = self.register_key(register);
         let invoked = self.now_us();
         let outcome = match self.call(&["GET", &key]) {
             Ok(Reply::Bulk(value)) => {
@@ -185,7 +201,7 @@ impl Client {
 
     fn write(&mut self) -> (Op, (u64, Outcome)) {
         let register = self.random.below(REGISTERS);
-        let key = format!("r{register}");
+        let key = self.register_key(register);
         let value = self.unique();
         let invoked = self.now_us();
         let outcome = match self.call(&["SET", &key, &value.to_string()]) {
@@ -200,7 +216,7 @@ impl Client {
 
     fn compare_and_set(&mut self) -> (Op, (u64, Outcome)) {
         let register = self.random.below(REGISTERS);
-        let key = format!("r{register}");
+        let key = self.register_key(register);
         let from = self.seen[register as usize].unwrap_or(0);
         let to = self.unique();
         let invoked = self.now_us();
@@ -284,8 +300,9 @@ pub fn final_reads(port: u16, start: Instant, history: &mut History) -> Result<(
         .map_err(|e| format!("final reads on port {port}: {e}"))?;
     let now = || start.elapsed().as_micros() as u64;
     let failed = |what: &str| format!("final read of {what} failed");
-    for register in 0..REGISTERS {
-        let key = format!("r{register}");
+    let windows = start.elapsed().as_secs() / REGISTER_WINDOW_SECS;
+    for (window, register) in (0..=windows).flat_map(|w| (0..REGISTERS).map(move |r| (w, r))) {
+        let key = format!("r{register}.{window}");
         let invoked = now();
         let Ok(Reply::Bulk(value)) = connection.call(&["GET", &key]) else {
             return Err(failed(&key));
