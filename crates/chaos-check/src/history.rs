@@ -41,6 +41,15 @@ pub enum Op {
     ReadCounter {
         key: String,
     },
+    /// Append a unique element to the end of a list.
+    Append {
+        key: String,
+        element: u64,
+    },
+    /// Read a whole list (after the faults stop).
+    ReadList {
+        key: String,
+    },
 }
 
 impl Op {
@@ -53,7 +62,9 @@ impl Op {
             | Op::Add { key, .. }
             | Op::ReadSet { key }
             | Op::Incr { key }
-            | Op::ReadCounter { key } => key,
+            | Op::ReadCounter { key }
+            | Op::Append { key, .. }
+            | Op::ReadList { key } => key,
         }
     }
 }
@@ -74,6 +85,8 @@ pub enum Outcome {
     Swapped(bool),
     /// A ReadSet saw these elements.
     SetValue(Vec<u64>),
+    /// A ReadList saw these elements, in list order.
+    ListValue(Vec<u64>),
     /// Definitely did not happen (an error the server guarantees had no
     /// effect, e.g. a refused write).
     Failed,
@@ -148,6 +161,8 @@ impl std::fmt::Display for Event {
             Op::ReadSet { .. } => write!(f, "read-set")?,
             Op::Incr { .. } => write!(f, "incr")?,
             Op::ReadCounter { .. } => write!(f, "read-counter")?,
+            Op::Append { element, .. } => write!(f, "append {element}")?,
+            Op::ReadList { .. } => write!(f, "read-list")?,
         }
         match &self.outcome {
             Outcome::ReadValue(Some(value)) => write!(f, " -> {value}")?,
@@ -155,7 +170,9 @@ impl std::fmt::Display for Event {
             Outcome::Written => write!(f, " -> ok")?,
             Outcome::Counted(value) => write!(f, " -> {value}")?,
             Outcome::Swapped(swapped) => write!(f, " -> swapped={swapped}")?,
-            Outcome::SetValue(elements) => write!(f, " -> {} elements", elements.len())?,
+            Outcome::SetValue(elements) | Outcome::ListValue(elements) => {
+                write!(f, " -> {} elements", elements.len())?
+            }
             Outcome::Failed => write!(f, " -> failed")?,
             Outcome::Unknown => write!(f, " -> unknown")?,
         }

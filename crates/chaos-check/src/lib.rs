@@ -28,4 +28,4 @@ pub mod loss;
 
 pub use history::{Event, History, Op, Outcome, FINAL_READER};
 pub use linearizable::{check_registers, KeyVerdict, Verdict, SEARCH_STEPS_MAX};
-pub use loss::{check_counters, check_sets, LossReport};
+pub use loss::{check_counters, check_lists, check_sets, LossReport};

@@ -9,6 +9,13 @@
 //! definitely failed, is `unexpected`. Adds with unknown outcome may be
 //! present or absent.
 //!
+//! Lists: every acknowledged Append must be in the key's final ReadList,
+//! once; an element no client tried to append (or whose append failed), or
+//! that appears twice, is `unexpected`. Appends keep real-time order: an
+//! acknowledged Append that completed before another acknowledged Append
+//! was invoked must come before it in the list (each out-of-order pair's
+//! later element counts as `unexpected`).
+//!
 //! Counters: the final ReadCounter must be at least the number of
 //! acknowledged Incrs and at most acknowledged plus unknown ones. An Incr
 //! acknowledged with its new value `v` also proves the counter reached
@@ -86,6 +93,22 @@ pub fn check_sets(history: &History) -> LossReport {
     report
 }
 
+/// Lists: acknowledged appends present once each, nothing unexpected, and
+/// real-time order kept.
+pub fn check_lists(history: &History) -> LossReport {
+    let mut report = LossReport::default();
+    let mut problems_seen = 0;
+    for (key, events) in group(history, |op| {
+        matches!(op, Op::Append { .. } | Op::ReadList { .. })
+    }) {
+        report.checked_keys += 1;
+        for line in check_list(key, &events, &mut report) {
+            report.problem(line, &mut problems_seen);
+        }
+    }
+    report
+}
+
 /// Counters: the key's last ReadCounter must be >= acknowledged Incrs and
 /// <= acknowledged + unknown ones.
 pub fn check_counters(history: &History) -> LossReport {
@@ -128,7 +151,10 @@ fn final_read<'a>(
     };
     let definite_write_late = events.iter().find(|event| {
         !is_read(event)
-            && !matches!(event.op, Op::ReadSet { .. } | Op::ReadCounter { .. })
+            && !matches!(
+                event.op,
+                Op::ReadSet { .. } | Op::ReadCounter { .. } | Op::ReadList { .. }
+            )
             && event.outcome != Outcome::Unknown
             && event.completed_us > read.invoked_us
     });
@@ -203,6 +229,104 @@ fn check_set(key: &str, events: &[&Event], report: &mut LossReport) -> Vec<Strin
             "key {key}: {} elements present that no client added: {}",
             unexpected_unknown.len(),
             name_elements(&unexpected_unknown)
+        ));
+    }
+    problems
+}
+
+fn check_list(key: &str, events: &[&Event], report: &mut LossReport) -> Vec<String> {
+    let mut problems = Vec::new();
+    // Acknowledged appends: element -> (invoked, completed).
+    let mut acknowledged: BTreeMap<u64, (u64, u64)> = BTreeMap::new();
+    let mut maybe: BTreeSet<u64> = BTreeSet::new();
+    for event in events {
+        match (&event.op, &event.outcome) {
+            (Op::Append { element, .. }, Outcome::Written) => {
+                report.acknowledged += 1;
+                acknowledged.insert(*element, (event.invoked_us, event.completed_us));
+            }
+            (Op::Append { element, .. }, Outcome::Unknown) => {
+                maybe.insert(*element);
+            }
+            (Op::Append { .. }, Outcome::Failed) => {}
+            (Op::ReadList { .. }, Outcome::ListValue(_) | Outcome::Failed | Outcome::Unknown) => {}
+            _ => problems.push(format!("key {key}: malformed event `{event}`")),
+        }
+    }
+    let read = match final_read(key, events, |event| {
+        matches!(event.outcome, Outcome::ListValue(_))
+    }) {
+        Ok(read) => read,
+        Err(line) => {
+            problems.push(line);
+            return problems;
+        }
+    };
+    let Outcome::ListValue(elements) = &read.outcome else {
+        unreachable!("the final read was picked for its ListValue");
+    };
+    let mut position: BTreeMap<u64, usize> = BTreeMap::new();
+    let mut unexpected = Vec::new();
+    for (index, element) in elements.iter().enumerate() {
+        let attempted = acknowledged.contains_key(element) || maybe.contains(element);
+        if !attempted || position.contains_key(element) {
+            unexpected.push(*element);
+        } else {
+            position.insert(*element, index);
+        }
+    }
+    let lost: Vec<u64> = acknowledged
+        .keys()
+        .filter(|element| !position.contains_key(element))
+        .copied()
+        .collect();
+    // Real-time order: walk the present acknowledged appends by invocation;
+    // every one must come after all those that completed before it began.
+    let mut by_invocation: Vec<(u64, u64, usize)> = acknowledged
+        .iter()
+        .filter_map(|(element, (invoked, _))| {
+            position.get(element).map(|&p| (*invoked, *element, p))
+        })
+        .collect();
+    by_invocation.sort_unstable();
+    let mut by_completion: Vec<(u64, usize)> = acknowledged
+        .iter()
+        .filter_map(|(element, (_, completed))| position.get(element).map(|&p| (*completed, p)))
+        .collect();
+    by_completion.sort_unstable();
+    let mut done = 0;
+    let mut latest_before: Option<usize> = None;
+    let mut misordered = Vec::new();
+    for (invoked, element, at) in by_invocation {
+        while done < by_completion.len() && by_completion[done].0 < invoked {
+            latest_before = latest_before.max(Some(by_completion[done].1));
+            done += 1;
+        }
+        if latest_before.is_some_and(|before| before > at) {
+            misordered.push(element);
+        }
+    }
+    report.lost += lost.len() as u64;
+    report.unexpected += (unexpected.len() + misordered.len()) as u64;
+    if !lost.is_empty() {
+        problems.push(format!(
+            "key {key}: {} acknowledged appends missing from `{read}`: {}",
+            lost.len(),
+            name_elements(&lost)
+        ));
+    }
+    if !unexpected.is_empty() {
+        problems.push(format!(
+            "key {key}: {} elements present twice or never appended: {}",
+            unexpected.len(),
+            name_elements(&unexpected)
+        ));
+    }
+    if !misordered.is_empty() {
+        problems.push(format!(
+            "key {key}: {} appends before an append that completed before they began: {}",
+            misordered.len(),
+            name_elements(&misordered)
         ));
     }
     problems

@@ -1,8 +1,8 @@
-//! The set and counter checks count what an acknowledged write lost, flag
+//! The set, list and counter checks count what an acknowledged write lost, flag
 //! what appeared from nowhere, and refuse to pass a key they could not read.
 
 use daisy_chaos_check::loss::DETAILS_MAX;
-use daisy_chaos_check::{check_counters, check_sets, Event, History, Op, Outcome};
+use daisy_chaos_check::{check_counters, check_lists, check_sets, Event, History, Op, Outcome};
 
 fn event(op: Op, invoked_us: u64, completed_us: u64, outcome: Outcome) -> Event {
     Event {
@@ -225,4 +225,56 @@ fn sets_and_counters_ignore_each_other_and_registers() {
     let counters = check_counters(&history);
     assert!(sets.ok() && counters.ok());
     assert_eq!((sets.checked_keys, counters.checked_keys), (1, 1));
+}
+
+fn append(key: &str, element: u64, invoked_us: u64, completed_us: u64, outcome: Outcome) -> Event {
+    let op = Op::Append {
+        key: key.into(),
+        element,
+    };
+    event(op, invoked_us, completed_us, outcome)
+}
+
+fn read_list(key: &str, at_us: u64, elements: &[u64]) -> Event {
+    let op = Op::ReadList { key: key.into() };
+    event(op, at_us, at_us + 5, Outcome::ListValue(elements.to_vec()))
+}
+
+#[test]
+fn a_list_with_every_acknowledged_append_in_order_passes() {
+    let report = check_lists(&history(vec![
+        append("l", 1, 0, 10, Outcome::Written),
+        // Concurrent with 1: either order is fine.
+        append("l", 2, 5, 20, Outcome::Written),
+        append("l", 3, 30, 40, Outcome::Unknown),
+        append("l", 4, 50, 60, Outcome::Failed),
+        read_list("l", 100, &[2, 1, 3]),
+    ]));
+    assert!(report.ok(), "{report:?}");
+    assert_eq!((report.acknowledged, report.lost), (2, 0));
+}
+
+#[test]
+fn a_list_loses_duplicates_reorders_and_invents() {
+    let report = check_lists(&history(vec![
+        append("l", 1, 0, 10, Outcome::Written),
+        append("l", 2, 20, 30, Outcome::Written),
+        append("l", 3, 40, 50, Outcome::Written),
+        append("l", 4, 60, 70, Outcome::Failed),
+        // 3 lost, 2 before 1 although 1 completed before 2 began, 1 twice,
+        // 4 failed but present, 9 never appended.
+        read_list("l", 100, &[2, 1, 1, 4, 9]),
+    ]));
+    assert!(!report.ok());
+    assert_eq!(report.lost, 1, "{report:?}");
+    assert_eq!(report.unexpected, 4, "{report:?}");
+    let text = report.details.join("\n");
+    assert!(text.contains("missing") && text.contains("began"), "{text}");
+}
+
+#[test]
+fn a_list_without_a_final_read_is_not_passed() {
+    let report = check_lists(&history(vec![append("l", 1, 0, 10, Outcome::Written)]));
+    assert!(!report.ok());
+    assert!(report.details[0].contains("no final read"), "{report:?}");
 }

@@ -4,7 +4,7 @@
 //! - `cluster`: the nodes (child processes on loopback) with a cutting
 //!   proxy on every peer link, and the faults;
 //! - `workload`: the clients (registers with read, write and
-//!   compare-and-set, counters, sets of unique elements), which follow
+//!   compare-and-set, counters, sets and lists of unique elements), which follow
 //!   the primary and record every operation with its outcome (ok, failed,
 //!   or unknown);
 //! - this module: the schedule of faults, the watch on epochs, the final
@@ -30,7 +30,9 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use daisy_chaos_check::{check_counters, check_registers, check_sets, History, KeyVerdict};
+use daisy_chaos_check::{
+    check_counters, check_lists, check_registers, check_sets, History, KeyVerdict,
+};
 
 use cluster::Cluster;
 use workload::{Rng, Workload};
@@ -418,6 +420,7 @@ fn report(
     }
     for (name, loss) in [
         ("sets", check_sets(history)),
+        ("lists", check_lists(history)),
         ("counters", check_counters(history)),
     ] {
         let _ = writeln!(

@@ -7,7 +7,8 @@
 //!   compare-and-set as `WATCH`, `GET`, then `MULTI`/`SET`/`EXEC` when the
 //!   value is the expected one (an aborted `EXEC` had no effect);
 //! - counters `c0..`: `INCR`;
-//! - sets `s0..`: `SADD` of an element unique to the run.
+//! - sets `s0..`: `SADD` of an element unique to the run;
+//! - lists `l0..`: `RPUSH` of an element unique to the run.
 //!
 //! Outcomes: a reply is ok; an error reply had no effect unless it says
 //! the outcome is unknown (`-NOREPLICAS ... unknown`, a role change); a
@@ -28,6 +29,7 @@ const REGISTERS: u64 = 4;
 const REGISTER_WINDOW_SECS: u64 = 5;
 const COUNTERS: u64 = 3;
 const SETS: u64 = 3;
+const LISTS: u64 = 3;
 /// A client's timeout on any one reply.
 const CLIENT_TIMEOUT: Duration = Duration::from_millis(1500);
 /// Pause before a client tries the next node.
@@ -153,7 +155,8 @@ impl Client {
             0..=1 => self.read(),
             2..=3 => self.write(),
             4 => self.compare_and_set(),
-            5..=7 => self.increment(),
+            5..=6 => self.increment(),
+            7 => self.append(),
             _ => self.add(),
         };
         let failed = !matches!(
@@ -272,6 +275,17 @@ impl Client {
         (Op::Incr { key }, (invoked, outcome))
     }
 
+    fn append(&mut self) -> (Op, (u64, Outcome)) {
+        let key = format!("l{}", self.random.below(LISTS));
+        let element = self.unique();
+        let invoked = self.now_us();
+        let outcome = match self.call(&["RPUSH", &key, &element.to_string()]) {
+            Ok(Reply::Int(_)) => Outcome::Written,
+            reply => undone(reply),
+        };
+        (Op::Append { key, element }, (invoked, outcome))
+    }
+
     fn add(&mut self) -> (Op, (u64, Outcome)) {
         let key = format!("s{}", self.random.below(SETS));
         let element = self.unique();
@@ -349,6 +363,26 @@ pub fn final_reads(port: u16, start: Instant, history: &mut History) -> Result<(
             invoked,
             now(),
             Outcome::SetValue(elements),
+        ));
+    }
+    for list in 0..LISTS {
+        let key = format!("l{list}");
+        let invoked = now();
+        let Ok(Reply::Array(Some(items))) = connection.call(&["LRANGE", &key, "0", "-1"]) else {
+            return Err(failed(&key));
+        };
+        let elements = items
+            .into_iter()
+            .filter_map(|item| match item {
+                Reply::Bulk(Some(v)) => String::from_utf8_lossy(&v).parse().ok(),
+                _ => None,
+            })
+            .collect();
+        history.push(final_event(
+            Op::ReadList { key },
+            invoked,
+            now(),
+            Outcome::ListValue(elements),
         ));
     }
     Ok(())
