@@ -609,9 +609,12 @@ impl Agent {
                 let map = self.current_map();
                 let now = self.now_ms();
                 let mut inner = self.inner();
-                // A node reports only for itself, and only a member's
-                // report is kept (the detector's table stays bounded).
-                if report.node == from && map.nodes.contains_key(&from) {
+                // A node reports only for itself, and only a voter's report
+                // is kept (the detector's table stays bounded). Not "a
+                // member of the map": before the map is formed that would
+                // drop the primary's heartbeats, and the first leader would
+                // find it silent.
+                if report.node == from && self.voters.contains(&from) {
                     inner.detector.observe(report, now);
                 }
                 let grant = lease.map(|(_, epoch)| inner.grants.request(&map, from, epoch, now));
