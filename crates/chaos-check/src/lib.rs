@@ -15,6 +15,8 @@
 //!   [`History`]);
 //! - [`linearizable`]: [`check_registers`], a linearizability checker for
 //!   single registers (read, write, compare-and-set), one key at a time;
+//! - [`counter`]: [`check_counters_linearizable`], an exact
+//!   linearizability check for counters that only grow by `INCR`;
 //! - [`loss`]: [`check_sets`] and [`check_counters`], which count
 //!   acknowledged writes that a final read no longer sees.
 //!
@@ -22,10 +24,12 @@
 //! never held against the database: they may have taken effect at any time
 //! after their invocation, or never.
 
+pub mod counter;
 pub mod history;
 pub mod linearizable;
 pub mod loss;
 
+pub use counter::check_counters_linearizable;
 pub use history::{Event, History, Op, Outcome, FINAL_READER};
 pub use linearizable::{check_registers, KeyVerdict, Verdict, SEARCH_STEPS_MAX};
 pub use loss::{check_counters, check_lists, check_sets, LossReport};
