@@ -235,9 +235,11 @@ impl Client {
             _ => return (op, (invoked, Outcome::Failed)),
         };
         if current != Some(from) {
+            // A refusal read the register: recorded as the read it was, it
+            // tells the checker what the value was, not only what it was not.
             let _ = self.call(&["UNWATCH"]);
             self.seen[register as usize] = current;
-            return (op, (invoked, Outcome::Swapped(false)));
+            return (Op::Read { key }, (invoked, Outcome::ReadValue(current)));
         }
         let queued = matches!(self.call(&["MULTI"]), Ok(Reply::Simple(_)))
             && matches!(
