@@ -68,6 +68,10 @@ pub struct DetectorConfig {
     /// How long the preferred primary must stay caught up before switching
     /// back, and the least time between two switch backs.
     pub switch_back_after_ms: u64,
+    /// Breaks a guarantee on purpose, so that `daisy chaos` can show its
+    /// checkers catch it; never for real data: failover promotes any live
+    /// data member, one outside the in-sync set first.
+    pub break_promote_outside_in_sync: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -227,9 +231,10 @@ impl Detector {
     fn failover(&self, map: &ClusterMap, dead: NodeId, now_ms: u64) -> Decision {
         let fragment = &map.fragment;
         let one_safe = fragment.safeness == SafenessLevel::OneSafe;
+        let broken = self.config.break_promote_outside_in_sync;
         let eligible = |node: &NodeId| match fragment.role_of(*node) {
             Role::InSync => true,
-            Role::None => one_safe && *node != dead,
+            Role::None => (one_safe || broken) && *node != dead,
             Role::Async(_) | Role::Spare => false,
         };
         let best = map
@@ -239,8 +244,14 @@ impl Detector {
             .filter(|info| self.alive(info.id, now_ms))
             .filter_map(|info| self.report(info.id))
             .max_by_key(|report| {
+                let outside = broken && fragment.role_of(report.node) == Role::None;
                 let preferred = fragment.preferred_primary == Some(report.node);
-                (report.last_lsn, preferred, std::cmp::Reverse(report.node))
+                (
+                    outside,
+                    report.last_lsn,
+                    preferred,
+                    std::cmp::Reverse(report.node),
+                )
             });
         let Some(candidate) = best else {
             let why = format!(
@@ -364,6 +375,7 @@ mod tests {
             spare_after_ms: SPARE_MS,
             switch_back,
             switch_back_after_ms: SWITCH_BACK_MS,
+            break_promote_outside_in_sync: false,
         }
     }
 
@@ -476,6 +488,28 @@ mod tests {
             },
             "the dr member 4 is ahead but never a candidate; no loss above 1-safe"
         );
+    }
+
+    #[test]
+    fn the_test_only_break_promotes_outside_the_in_sync_set() {
+        let map = formed(&[3], SafenessLevel::TwoSafe, Model::ActiveStandby);
+        let broken = DetectorConfig {
+            break_promote_outside_in_sync: true,
+            ..config(false)
+        };
+        for (config, expected) in [(config(false), 3), (broken, 2)] {
+            let mut detector = Detector::new(config, 0);
+            hear(&mut detector, &[(2, 10), (3, 45)], 1_000);
+            assert_eq!(
+                detector.decide(&map, 1_500),
+                Decision::Failover {
+                    dead: 1,
+                    candidate: expected,
+                    expected_epoch: 7,
+                    lost: None,
+                },
+            );
+        }
     }
 
     #[test]

@@ -151,6 +151,7 @@ impl Node {
             spare_after_ms: 3_000,
             switch_back: false,
             switch_back_after_ms: 1_000,
+            break_promote_outside_in_sync: false,
         }
     }
 

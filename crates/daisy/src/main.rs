@@ -237,8 +237,8 @@ struct ServerArgs {
     /// Milliseconds the preferred primary must stay caught up before the switch back [default: 1000].
     #[arg(long)]
     switch_back_after_ms: Option<u64>,
-    /// Test only: break a guarantee so that `daisy chaos` can show its checkers catch it (ack-early: acknowledge 2-safe writes before any secondary has them). Never for real data.
-    #[arg(long, value_parser = ["ack-early"], hide = true)]
+    /// Test only: break a guarantee so that `daisy chaos` can show its checkers catch it (ack-early: acknowledge 2-safe writes before any secondary has them; promote-outside-in-sync: fail over to a member outside the in-sync set). Never for real data.
+    #[arg(long, value_parser = ["ack-early", "promote-outside-in-sync"], hide = true)]
     break_for_tests: Option<String>,
     /// Log filter, e.g. info, debug, daisy_server=trace [default: info,openraft=off; openraft=warn shows the Raft library's own messages].
     #[arg(long, env = "DAISY_LOG", default_value = "info,openraft=off")]

@@ -1,6 +1,8 @@
 //! `daisy chaos`: a short run of every fault passes, and the checkers bite
-//! when a guarantee is broken on purpose (`--break-for-tests ack-early`:
-//! 2-safe writes acknowledged before any secondary has them).
+//! when a guarantee is broken on purpose (`--break-for-tests`: `ack-early`
+//! acknowledges 2-safe writes before any secondary has them;
+//! `promote-outside-in-sync` fails over to a secondary that left the
+//! in-sync set).
 
 mod support;
 
@@ -102,5 +104,46 @@ fn the_checkers_catch_acknowledgements_before_replication() {
         run.output.contains("FAIL (seed 7)") && run.output.contains("daisy chaos --seed 7"),
         "a failure names its seed and the command that repeats it:\n{}",
         run.output
+    );
+}
+
+#[test]
+fn the_checkers_catch_a_promotion_outside_the_in_sync_set() {
+    let args = [
+        "--duration-secs",
+        "10",
+        "--seed",
+        "3",
+        "--clients",
+        "6",
+        "--faults",
+        "lag-kill",
+    ];
+    let honest = chaos("chaos-lag-kill", &args);
+    assert!(
+        honest.passed && honest.output.contains("lag-kill: "),
+        "lag-kill without the break must pass:\n{}",
+        honest.output
+    );
+    let broken_args: Vec<&str> = args
+        .iter()
+        .copied()
+        .chain(["--break-for-tests", "promote-outside-in-sync"])
+        .collect();
+    let broken = chaos("chaos-lag-kill-broken", &broken_args);
+    assert!(
+        !broken.passed && broken.output.contains("FAIL (seed 3)"),
+        "promoting outside the in-sync set went unnoticed:\n{}",
+        broken.output
+    );
+    assert!(
+        broken
+            .output
+            .lines()
+            .any(|line| line.contains("acknowledged")
+                && line.contains(" lost")
+                && !line.contains(" 0 lost")),
+        "the failure is lost acknowledged writes:\n{}",
+        broken.output
     );
 }

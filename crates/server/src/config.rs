@@ -118,6 +118,8 @@ pub struct Config {
     /// checkers catch it; never for real data. `ack-early`: a primary
     /// acknowledges 2-safe and stricter writes once they are durable
     /// locally, without waiting for any secondary.
+    /// `promote-outside-in-sync`: failover promotes a live member outside
+    /// the in-sync set whenever there is one.
     pub break_for_tests: String,
 }
 
@@ -286,9 +288,12 @@ impl Config {
                 "failover_after_ms must be at least 3 heartbeats and at most 600000".into(),
             );
         }
-        if !matches!(self.break_for_tests.as_str(), "" | "ack-early") {
+        if !matches!(
+            self.break_for_tests.as_str(),
+            "" | "ack-early" | "promote-outside-in-sync"
+        ) {
             return Err(format!(
-                "break_for_tests must be empty or ack-early, not '{}'",
+                "break_for_tests must be empty, ack-early or promote-outside-in-sync, not '{}'",
                 self.break_for_tests
             ));
         }

@@ -46,6 +46,7 @@ use tokio::task::JoinSet;
 use crate::command::{Command, Outcome};
 use crate::detector::{Decision, Detector, DetectorConfig, Report};
 use crate::event::{LsnRange, PromotionCause};
+use crate::fragment::Role;
 use crate::knobs::Knobs;
 use crate::lease::{Denial, Grants, LeaseHolder, DRIFT_PERCENT};
 use crate::log_store::LogStore;
@@ -887,13 +888,28 @@ impl Agent {
             self.unrevoke(expected_epoch, term).await;
             return;
         }
+        let map = self.current_map();
+        // The test-only break: record the candidate as in sync, which it
+        // is not, so that the map accepts its promotion.
+        if self.timing.detector.break_promote_outside_in_sync
+            && map.fragment.role_of(candidate) != Role::InSync
+        {
+            let lie = Command::SetRole {
+                node: candidate,
+                role: Role::InSync,
+                expected_epoch,
+            };
+            if !matches!(self.coordinator.propose(lie).await, Ok(Ok(_))) {
+                self.unrevoke(expected_epoch, term).await;
+                return;
+            }
+        }
         let command = Command::Promote {
             node: candidate,
             expected_epoch,
             cause: PromotionCause::Failover,
             lost,
         };
-        let map = self.current_map();
         match self.coordinator.propose(command).await {
             Ok(Ok(epoch)) => {
                 tracing::warn!(

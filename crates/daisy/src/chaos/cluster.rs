@@ -206,6 +206,32 @@ impl Cluster {
         }
     }
 
+    /// Cuts (or heals) the links between nodes `a` and `b`, both ways.
+    pub fn cut_between(&self, a: usize, b: usize, cut: bool) {
+        for (from, to, proxy) in &self.proxies {
+            if (*from, *to) == (a, b) || (*from, *to) == (b, a) {
+                proxy.set_cut(cut);
+            }
+        }
+    }
+
+    /// Waits until the primary `primary` serves without `member` in its
+    /// in-sync set; false if that did not happen within `timeout`.
+    pub fn wait_out_of_sync(&self, primary: usize, member: usize, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let name = &self.nodes[member].name;
+        while Instant::now() < deadline {
+            let in_sync = self
+                .info(primary)
+                .and_then(|info| info.get("in_sync").cloned());
+            if in_sync.is_some_and(|set| !set.split(',').any(|n| n == name)) {
+                return true;
+            }
+            thread::sleep(POLL);
+        }
+        false
+    }
+
     /// Undoes every fault: links healed, paused nodes resumed, dead ones
     /// started again.
     pub fn heal(&mut self) -> Result<(), String> {

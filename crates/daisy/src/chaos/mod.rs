@@ -31,7 +31,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use daisy_chaos_check::{
-    check_counters, check_lists, check_registers, check_sets, History, KeyVerdict,
+    check_counters, check_counters_linearizable, check_lists, check_registers, check_sets, History,
+    KeyVerdict, Verdict,
 };
 
 use cluster::Cluster;
@@ -41,6 +42,8 @@ use workload::{Rng, Workload};
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(90);
 /// How often the epoch watch samples every node.
 const WATCH_INTERVAL: Duration = Duration::from_millis(25);
+/// How long `lag-kill` waits for the cut secondary to leave the in-sync set.
+const LAG_TIMEOUT: Duration = Duration::from_secs(3);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Fault {
@@ -50,6 +53,11 @@ pub enum Fault {
     Pause,
     /// Cut every peer link to and from a node, then heal.
     Partition,
+    /// A combination: cut the links between the primary and one secondary
+    /// until the secondary has left the in-sync set, let writes go on
+    /// without it, then SIGKILL the primary; restart it and heal later.
+    /// Only an in-sync member may replace it.
+    LagKill,
 }
 
 impl Fault {
@@ -58,6 +66,7 @@ impl Fault {
             Fault::Kill => "kill",
             Fault::Pause => "pause",
             Fault::Partition => "partition",
+            Fault::LagKill => "lag-kill",
         }
     }
 }
@@ -77,7 +86,11 @@ pub struct ChaosOptions {
     #[arg(long, default_value = "2-safe", value_parser = ["1-safe", "2-safe", "2-safe-committed", "very-safe"])]
     pub safeness: String,
     /// The faults to inject (comma-separated).
-    #[arg(long, value_delimiter = ',', default_value = "kill,pause,partition")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "kill,pause,partition,lag-kill"
+    )]
     pub faults: Vec<Fault>,
     /// Concurrent clients.
     #[arg(long, default_value_t = 8)]
@@ -86,8 +99,10 @@ pub struct ChaosOptions {
     #[arg(long)]
     pub dir: Option<PathBuf>,
     /// Break a guarantee on purpose, to see the checkers catch it:
-    /// `ack-early` acknowledges 2-safe writes before any secondary has them.
-    #[arg(long, value_parser = ["ack-early"])]
+    /// `ack-early` acknowledges 2-safe writes before any secondary has them;
+    /// `promote-outside-in-sync` fails over to a member outside the in-sync
+    /// set whenever there is one.
+    #[arg(long, value_parser = ["ack-early", "promote-outside-in-sync"])]
     pub break_for_tests: Option<String>,
 }
 
@@ -231,26 +246,51 @@ fn inject(
         let target = match fault {
             Fault::Kill if random.below(2) == 0 => primary.unwrap_or(data[0]),
             Fault::Kill => data[random.below(data.len() as u64) as usize],
-            Fault::Pause => primary.unwrap_or(data[0]),
+            Fault::Pause | Fault::LagKill => primary.unwrap_or(data[0]),
             Fault::Partition if random.below(2) == 0 => primary.unwrap_or(any),
             Fault::Partition => any,
         };
+        let others: Vec<usize> = data.iter().copied().filter(|&i| i != target).collect();
+        let lagging = others[random.below(others.len() as u64) as usize];
         let lasting = Duration::from_millis(300 + random.below(1200));
-        let started = Instant::now();
+        // A lag-kill's fault, for the unavailability it causes, is the kill.
+        let mut started = Instant::now();
+        let mut name = cluster.nodes[target].name.clone();
         match fault {
             Fault::Kill => cluster.kill(target),
             Fault::Pause => cluster.pause(target),
             Fault::Partition => cluster.isolate(target, true),
+            Fault::LagKill => {
+                cluster.cut_between(target, lagging, true);
+                let left = cluster.wait_out_of_sync(target, lagging, LAG_TIMEOUT);
+                let _ = write!(
+                    name,
+                    " (cut from {}, {})",
+                    cluster.nodes[lagging].name,
+                    if left {
+                        "which left the in-sync set"
+                    } else {
+                        "which did not leave the in-sync set in time"
+                    }
+                );
+                thread::sleep(Duration::from_millis(200 + random.below(300)));
+                started = Instant::now();
+                cluster.kill(target);
+            }
         }
         thread::sleep(lasting);
         match fault {
             Fault::Kill => cluster.restart(target)?,
             Fault::Pause => cluster.resume(target),
             Fault::Partition => cluster.isolate(target, false),
+            Fault::LagKill => {
+                cluster.restart(target)?;
+                cluster.cut_between(target, lagging, false);
+            }
         }
         injected.push(Injected {
             fault,
-            target: cluster.nodes[target].name.clone(),
+            target: name,
             started,
             ended: Instant::now(),
         });
@@ -393,30 +433,11 @@ fn report(
             let _ = writeln!(text, "REPLICAS DID NOT SETTLE: {error}");
         }
     }
-    let registers = check_registers(history);
-    let unchecked: Vec<&(String, KeyVerdict)> = registers
-        .keys
-        .iter()
-        .filter(|(_, v)| matches!(v, KeyVerdict::Unknown { .. }))
-        .collect();
-    let verdict = if !registers.ok() {
-        "NOT LINEARIZABLE"
-    } else if unchecked.is_empty() {
-        "all linearizable"
-    } else {
-        "no violation found, some keys not decided"
-    };
-    let _ = writeln!(
-        text,
-        "registers: {} keys checked for linearizability, {verdict}",
-        registers.checked()
-    );
-    for (key, verdict) in registers.failures() {
-        passed = false;
-        let _ = writeln!(text, "  {key}: {verdict:?}");
-    }
-    for (key, verdict) in unchecked {
-        let _ = writeln!(text, "  {key} not decided: {verdict:?}");
+    for (name, verdict) in [
+        ("registers", check_registers(history)),
+        ("counters", check_counters_linearizable(history)),
+    ] {
+        passed &= linearizability(&mut text, name, &verdict);
     }
     for (name, loss) in [
         ("sets", check_sets(history)),
@@ -437,4 +458,32 @@ fn report(
     }
     let _ = writeln!(text, "logs: {}", dir.display());
     Report { passed, text }
+}
+
+/// Reports one linearizability verdict; false if a key is not linearizable.
+fn linearizability(text: &mut String, name: &str, verdict: &Verdict) -> bool {
+    let unchecked: Vec<&(String, KeyVerdict)> = verdict
+        .keys
+        .iter()
+        .filter(|(_, v)| matches!(v, KeyVerdict::Unknown { .. }))
+        .collect();
+    let summary = if !verdict.ok() {
+        "NOT LINEARIZABLE"
+    } else if unchecked.is_empty() {
+        "all linearizable"
+    } else {
+        "no violation found, some keys not decided"
+    };
+    let _ = writeln!(
+        text,
+        "{name}: {} keys checked for linearizability, {summary}",
+        verdict.checked()
+    );
+    for (key, verdict) in verdict.failures() {
+        let _ = writeln!(text, "  {key}: {verdict:?}");
+    }
+    for (key, verdict) in unchecked {
+        let _ = writeln!(text, "  {key} not decided: {verdict:?}");
+    }
+    verdict.ok()
 }

@@ -112,6 +112,7 @@ pub fn agent_config(config: &Config, members: &[Member]) -> Result<Option<AgentC
             spare_after_ms: config.spare_after_ms,
             switch_back: config.switch_back,
             switch_back_after_ms: config.switch_back_after_ms,
+            break_promote_outside_in_sync: config.break_for_tests == "promote-outside-in-sync",
         },
     };
     Ok(Some(AgentConfig {
