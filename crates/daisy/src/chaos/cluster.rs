@@ -44,9 +44,14 @@ fn free_port() -> Result<u16, String> {
 }
 
 impl Cluster {
-    /// Starts `data` data nodes (plus an arbiter when they are even) in
-    /// `dir`, each with the shared `flags`.
-    pub fn start(dir: &Path, data: usize, flags: &[String]) -> Result<Cluster, String> {
+    /// Starts `data` data nodes, the last `spares` of them spares (plus an
+    /// arbiter when they are even), in `dir`, each with the shared `flags`.
+    pub fn start(
+        dir: &Path,
+        data: usize,
+        spares: usize,
+        flags: &[String],
+    ) -> Result<Cluster, String> {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let arbiter = data.is_multiple_of(2);
         let names: Vec<String> = (1..=data)
@@ -60,8 +65,15 @@ impl Cluster {
         let members = names
             .iter()
             .zip(&ports)
-            .map(|(name, (_, peer))| {
-                let kind = if name == "arbiter" { "/arbiter" } else { "" };
+            .enumerate()
+            .map(|(i, (name, (_, peer)))| {
+                let kind = if name == "arbiter" {
+                    "/arbiter"
+                } else if i >= data - spares {
+                    "/spare"
+                } else {
+                    ""
+                };
                 format!("{name}=127.0.0.1:{peer}{kind}")
             })
             .collect::<Vec<_>>()
@@ -276,25 +288,30 @@ impl Cluster {
     }
 
     /// Waits until every fault is undone and the cluster is whole again:
-    /// a primary serving, every other data node in its in-sync set, every
-    /// replica with the primary's digest.
+    /// a primary serving, every other data node but the spares in its
+    /// in-sync set, every one of them with the primary's digest.
     pub fn settle(&self, timeout: Duration) -> Result<usize, String> {
         let deadline = Instant::now() + timeout;
         let mut last = String::from("no primary serving");
         loop {
             if let Some((primary, info)) = self.serving() {
-                let in_sync: Vec<&str> = info
-                    .get("in_sync")
-                    .map_or("", String::as_str)
+                let field = |name: &str| info.get(name).map_or("", String::as_str);
+                let in_sync: Vec<&str> = field("in_sync").split(',').collect();
+                let spares: Vec<&str> = field("map_members")
                     .split(',')
+                    .filter_map(|member| member.strip_suffix("=spare"))
                     .collect();
-                let missing: Vec<&str> = self
+                let holders: Vec<(usize, &Node)> = self
                     .data_nodes()
+                    .filter(|(_, n)| !spares.contains(&n.name.as_str()))
+                    .collect();
+                let missing: Vec<&str> = holders
+                    .iter()
                     .filter(|(i, n)| *i != primary && !in_sync.contains(&n.name.as_str()))
                     .map(|(_, n)| n.name.as_str())
                     .collect();
                 let digests: Vec<Option<String>> =
-                    self.data_nodes().map(|(i, _)| self.digest(i)).collect();
+                    holders.iter().map(|(i, _)| self.digest(*i)).collect();
                 let same = digests.iter().all(|d| d.is_some() && *d == digests[0]);
                 if missing.is_empty() && same {
                     return Ok(primary);

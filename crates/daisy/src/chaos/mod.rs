@@ -44,6 +44,31 @@ const SETTLE_TIMEOUT: Duration = Duration::from_secs(90);
 const WATCH_INTERVAL: Duration = Duration::from_millis(25);
 /// How long `lag-kill` waits for the cut secondary to leave the in-sync set.
 const LAG_TIMEOUT: Duration = Duration::from_secs(3);
+/// `--spare-after-ms` of an active-spare chaos cluster.
+const SPARE_AFTER_MS: u64 = 1_000;
+/// The longest run `--duration` accepts.
+const DURATION_MAX: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// `90`, `90s`, `30m`, `2h`.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(at) => text.split_at(at),
+        None => (text, "s"),
+    };
+    let scale = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        _ => return Err(format!("'{text}': the unit must be s, m or h")),
+    };
+    number
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(scale))
+        .map(Duration::from_secs)
+        .filter(|d| *d <= DURATION_MAX)
+        .ok_or_else(|| format!("'{text}' is not a duration of at most a week (90, 90s, 30m, 2h)"))
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Fault {
@@ -73,15 +98,23 @@ impl Fault {
 
 #[derive(clap::Args, Clone, Debug)]
 pub struct ChaosOptions {
-    /// How long the faults and the workload run, in seconds.
-    #[arg(long, default_value_t = 30)]
-    pub duration_secs: u64,
+    /// How long the faults and the workload run: seconds, or a number
+    /// with s, m or h (90, 90s, 30m, 2h).
+    #[arg(long, alias = "duration-secs", default_value = "30s", value_parser = parse_duration)]
+    pub duration: Duration,
     /// The seed of the schedule of faults and operations [default: random].
     #[arg(long)]
     pub seed: Option<u64>,
     /// Data nodes (an arbiter joins when they are even).
     #[arg(long, default_value_t = 2)]
     pub nodes: usize,
+    /// Redundancy model: active-standby (every other data node a standby)
+    /// or active-spare (the data nodes past the second are spares).
+    #[arg(long, default_value = "active-standby", value_parser = ["active-standby", "active-spare"])]
+    pub model: String,
+    /// Hot standbys apply records as they arrive; warm ones only log them.
+    #[arg(long, default_value = "hot", value_parser = ["hot", "warm"])]
+    pub standby: String,
     /// Safeness level of the cluster.
     #[arg(long, default_value = "2-safe", value_parser = ["1-safe", "2-safe", "2-safe-committed", "very-safe"])]
     pub safeness: String,
@@ -141,9 +174,11 @@ pub fn run(options: ChaosOptions) -> ExitCode {
 fn repro_command(options: &ChaosOptions, seed: u64) -> String {
     let faults: Vec<&str> = options.faults.iter().map(|f| f.name()).collect();
     let mut command = format!(
-        "daisy chaos --seed {seed} --duration-secs {} --nodes {} --safeness {} --faults {} --clients {}",
-        options.duration_secs,
+        "daisy chaos --seed {seed} --duration {}s --nodes {} --model {} --standby {} --safeness {} --faults {} --clients {}",
+        options.duration.as_secs(),
         options.nodes,
+        options.model,
+        options.standby,
         options.safeness,
         faults.join(","),
         options.clients
@@ -163,8 +198,13 @@ fn chaos(options: &ChaosOptions, seed: u64) -> Result<Report, String> {
     if !(2..=5).contains(&options.nodes) {
         return Err("--nodes must be 2 to 5".into());
     }
-    if !(1..=64).contains(&options.clients) || options.duration_secs == 0 {
-        return Err("--clients must be 1 to 64 and --duration-secs at least 1".into());
+    if options.model == "active-spare" && options.nodes < 3 {
+        return Err(
+            "active-spare needs at least 3 data nodes (a primary, a standby, spares)".into(),
+        );
+    }
+    if !(1..=64).contains(&options.clients) || options.duration.is_zero() {
+        return Err("--clients must be 1 to 64 and --duration at least 1s".into());
     }
     let dir = match &options.dir {
         Some(dir) => dir.clone(),
@@ -177,20 +217,33 @@ fn chaos(options: &ChaosOptions, seed: u64) -> Result<Report, String> {
         "false".into(),
         "--fsync".into(),
         "always".into(),
+        "--model".into(),
+        options.model.clone(),
+        "--standby".into(),
+        options.standby.clone(),
     ];
+    let spares = if options.model == "active-spare" {
+        // Faults last up to 1.5 s: let spares replace within that.
+        flags.extend(["--spare-after-ms".into(), SPARE_AFTER_MS.to_string()]);
+        options.nodes - 2
+    } else {
+        0
+    };
     if let Some(broken) = &options.break_for_tests {
         flags.extend(["--break-for-tests".into(), broken.clone()]);
     }
     println!(
-        "daisy chaos: seed {seed}, {} data nodes, {}, faults {:?}, {} clients, {} s; data in {}",
+        "daisy chaos: seed {seed}, {} data nodes ({}, {} standby), {}, faults {:?}, {} clients, {} s; data in {}",
         options.nodes,
+        options.model,
+        options.standby,
         options.safeness,
         options.faults,
         options.clients,
-        options.duration_secs,
+        options.duration.as_secs(),
         dir.display()
     );
-    let mut cluster = Cluster::start(&dir, options.nodes, &flags)?;
+    let mut cluster = Cluster::start(&dir, options.nodes, spares, &flags)?;
     cluster.settle(SETTLE_TIMEOUT)?;
     let start = Instant::now();
     let ports: Vec<(String, u16)> = cluster
@@ -226,7 +279,7 @@ fn inject(
     start: Instant,
 ) -> Result<Vec<Injected>, String> {
     let mut random = Rng::new(seed ^ 0xFA17);
-    let end = start + Duration::from_secs(options.duration_secs);
+    let end = start + options.duration;
     let mut injected = Vec::new();
     if options.faults.is_empty() {
         thread::sleep(end.saturating_duration_since(Instant::now()));
