@@ -55,6 +55,9 @@ pub struct Report {
     pub last_lsn: u64,
     /// The newest record it applied.
     pub applied_lsn: u64,
+    /// Its log cannot be written (a full or failing disk): as a primary it
+    /// refuses writes, and it is no candidate for promotion.
+    pub log_failing: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -127,6 +130,8 @@ pub struct Detector {
     caught_up: Option<CaughtUp>,
     /// No `SwitchBack` before this.
     switch_back_quiet_until_ms: u64,
+    /// Since when each node has reported its log failing, without a break.
+    log_failing_since: BTreeMap<NodeId, u64>,
 }
 
 impl Detector {
@@ -139,6 +144,7 @@ impl Detector {
             named: None,
             caught_up: None,
             switch_back_quiet_until_ms: 0,
+            log_failing_since: BTreeMap::new(),
         }
     }
 
@@ -146,6 +152,11 @@ impl Detector {
     pub fn observe(&mut self, report: Report, now_ms: u64) {
         if report.is_primary {
             self.claims.insert(report.node, (report.epoch, now_ms));
+        }
+        if report.log_failing {
+            self.log_failing_since.entry(report.node).or_insert(now_ms);
+        } else {
+            self.log_failing_since.remove(&report.node);
         }
         let heard = Heard {
             report,
@@ -185,6 +196,15 @@ impl Detector {
             self.caught_up = None;
             return self.failover(map, primary, now_ms);
         }
+        // Rule 1b: a primary whose log has failed for as long as a silent
+        // one would have been is replaced, if a healthy member can be.
+        if self.log_failing_for(primary, now_ms) > self.config.failover_after_ms {
+            self.caught_up = None;
+            let decision = self.failover(map, primary, now_ms);
+            if matches!(decision, Decision::Failover { .. }) {
+                return decision;
+            }
+        }
         let switch_back_due = self.track_switch_back(map, primary, now_ms);
         if let Some(decision) = self.replace_with_spare(map, now_ms) {
             return decision;
@@ -223,6 +243,13 @@ impl Detector {
         in_grace || claimed
     }
 
+    /// How long `node` has reported its log failing (0 if it does not).
+    fn log_failing_for(&self, node: NodeId, now_ms: u64) -> u64 {
+        self.log_failing_since
+            .get(&node)
+            .map_or(0, |&since| now_ms.saturating_sub(since))
+    }
+
     fn silent_for(&self, node: NodeId, limit_ms: u64, now_ms: u64) -> bool {
         now_ms.saturating_sub(self.last_seen_ms(node)) > limit_ms
     }
@@ -243,6 +270,7 @@ impl Detector {
             .filter(|info| info.kind == NodeKind::Data && eligible(&info.id))
             .filter(|info| self.alive(info.id, now_ms))
             .filter_map(|info| self.report(info.id))
+            .filter(|report| !report.log_failing)
             .max_by_key(|report| {
                 let outside = broken && fragment.role_of(report.node) == Role::None;
                 let preferred = fragment.preferred_primary == Some(report.node);
@@ -417,6 +445,7 @@ mod tests {
             is_primary: node == 1,
             last_lsn,
             applied_lsn: last_lsn,
+            log_failing: false,
         }
     }
 
@@ -488,6 +517,46 @@ mod tests {
             },
             "the dr member 4 is ahead but never a candidate; no loss above 1-safe"
         );
+    }
+
+    #[test]
+    fn a_primary_whose_log_keeps_failing_is_replaced_by_a_healthy_member() {
+        let map = formed(&[2, 3], SafenessLevel::TwoSafe, Model::ActiveStandby);
+        let mut detector = Detector::new(config(false), 0);
+        let failing = |node, last_lsn| Report {
+            log_failing: true,
+            ..report(node, last_lsn)
+        };
+        // Node 3 is ahead but its log fails too: never a candidate.
+        let mut now_ms = 0;
+        while now_ms <= FAILOVER_MS + 100 {
+            detector.observe(failing(1, 50), now_ms);
+            detector.observe(failing(3, 50), now_ms);
+            detector.observe(report(2, 40), now_ms);
+            let expected = if now_ms > FAILOVER_MS {
+                Decision::Failover {
+                    dead: 1,
+                    candidate: 2,
+                    expected_epoch: 7,
+                    lost: None,
+                }
+            } else {
+                Decision::Nothing
+            };
+            assert_eq!(detector.decide(&map, now_ms), expected, "at {now_ms} ms");
+            now_ms += 50;
+        }
+        // A log that recovers, even once, starts the count again.
+        detector.observe(report(1, 51), now_ms);
+        detector.observe(failing(1, 51), now_ms + 10);
+        assert_eq!(detector.decide(&map, now_ms + 10), Decision::Nothing);
+        // With no healthy in-sync member the failing primary stays: it
+        // still serves reads.
+        let alone = formed(&[3], SafenessLevel::TwoSafe, Model::ActiveStandby);
+        let later_ms = now_ms + 20 + FAILOVER_MS;
+        detector.observe(failing(1, 51), later_ms);
+        detector.observe(failing(3, 51), later_ms);
+        assert_eq!(detector.decide(&alone, later_ms), Decision::Nothing);
     }
 
     #[test]

@@ -446,6 +446,7 @@ impl Sim {
             is_primary: node.primary,
             last_lsn: 0,
             applied_lsn: 0,
+            log_failing: false,
         };
         for voter in VOTERS {
             let message = Message::Heartbeat {

@@ -108,6 +108,8 @@ pub struct LocalState {
     pub is_primary: bool,
     pub last_lsn: u64,
     pub applied_lsn: u64,
+    /// The node's log cannot be written.
+    pub log_failing: bool,
 }
 
 /// What the coordinator asks of the node.
@@ -713,6 +715,7 @@ impl Agent {
             is_primary: state.is_primary,
             last_lsn: state.last_lsn,
             applied_lsn: state.applied_lsn,
+            log_failing: state.log_failing,
         };
         let timeout = Duration::from_millis(self.timing.lease_ms.max(10));
         for &voter in &self.voters {

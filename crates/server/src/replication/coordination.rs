@@ -326,6 +326,7 @@ impl Node {
     /// What the node tells its agent, and the in-sync changes to propose.
     fn coordination_tick(&mut self) -> (LocalState, Vec<Change>) {
         let last_lsn = self.last_lsn();
+        let log_failing = self.journal.as_ref().is_some_and(|j| j.failure().is_some());
         let repl = self.repl.as_mut().expect("replication");
         let state = LocalState {
             epoch: repl.state.epoch,
@@ -336,6 +337,7 @@ impl Node {
             } else {
                 repl.link.applied_lsn
             },
+            log_failing,
         };
         let cluster_level = repl.safeness;
         let epoch = repl.state.epoch;
