@@ -83,7 +83,13 @@ pub enum Fault {
     /// without it, then SIGKILL the primary; restart it and heal later.
     /// Only an in-sync member may replace it.
     LagKill,
+    /// Two of kill, pause and partition at once: one on the primary, one
+    /// on another node (the arbiter included).
+    Double,
 }
+
+/// The faults `double` combines.
+const SIMPLE_FAULTS: [Fault; 3] = [Fault::Kill, Fault::Pause, Fault::Partition];
 
 impl Fault {
     fn name(self) -> &'static str {
@@ -92,6 +98,7 @@ impl Fault {
             Fault::Pause => "pause",
             Fault::Partition => "partition",
             Fault::LagKill => "lag-kill",
+            Fault::Double => "double",
         }
     }
 }
@@ -122,7 +129,7 @@ pub struct ChaosOptions {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "kill,pause,partition,lag-kill"
+        default_value = "kill,pause,partition,lag-kill,double"
     )]
     pub faults: Vec<Fault>,
     /// Concurrent clients.
@@ -299,20 +306,34 @@ fn inject(
         let target = match fault {
             Fault::Kill if random.below(2) == 0 => primary.unwrap_or(data[0]),
             Fault::Kill => data[random.below(data.len() as u64) as usize],
-            Fault::Pause | Fault::LagKill => primary.unwrap_or(data[0]),
+            Fault::Pause | Fault::LagKill | Fault::Double => primary.unwrap_or(data[0]),
             Fault::Partition if random.below(2) == 0 => primary.unwrap_or(any),
             Fault::Partition => any,
         };
         let others: Vec<usize> = data.iter().copied().filter(|&i| i != target).collect();
         let lagging = others[random.below(others.len() as u64) as usize];
+        let nodes = cluster.nodes.len() as u64;
+        let second = (target + 1 + random.below(nodes - 1) as usize) % nodes as usize;
+        let pair = [
+            (SIMPLE_FAULTS[random.below(3) as usize], target),
+            (SIMPLE_FAULTS[random.below(3) as usize], second),
+        ];
         let lasting = Duration::from_millis(300 + random.below(1200));
         // A lag-kill's fault, for the unavailability it causes, is the kill.
         let mut started = Instant::now();
         let mut name = cluster.nodes[target].name.clone();
         match fault {
-            Fault::Kill => cluster.kill(target),
-            Fault::Pause => cluster.pause(target),
-            Fault::Partition => cluster.isolate(target, true),
+            Fault::Kill | Fault::Pause | Fault::Partition => start_fault(cluster, fault, target),
+            Fault::Double => {
+                name = pair
+                    .iter()
+                    .map(|&(f, t)| format!("{} {}", f.name(), cluster.nodes[t].name))
+                    .collect::<Vec<_>>()
+                    .join(" + ");
+                for (f, t) in pair {
+                    start_fault(cluster, f, t);
+                }
+            }
             Fault::LagKill => {
                 cluster.cut_between(target, lagging, true);
                 let left = cluster.wait_out_of_sync(target, lagging, LAG_TIMEOUT);
@@ -333,9 +354,12 @@ fn inject(
         }
         thread::sleep(lasting);
         match fault {
-            Fault::Kill => cluster.restart(target)?,
-            Fault::Pause => cluster.resume(target),
-            Fault::Partition => cluster.isolate(target, false),
+            Fault::Kill | Fault::Pause | Fault::Partition => stop_fault(cluster, fault, target)?,
+            Fault::Double => {
+                for (f, t) in pair.into_iter().rev() {
+                    stop_fault(cluster, f, t)?;
+                }
+            }
             Fault::LagKill => {
                 cluster.restart(target)?;
                 cluster.cut_between(target, lagging, false);
@@ -348,6 +372,27 @@ fn inject(
             ended: Instant::now(),
         });
     }
+}
+
+/// Starts one of kill, pause and partition on node `target`.
+fn start_fault(cluster: &mut Cluster, fault: Fault, target: usize) {
+    match fault {
+        Fault::Kill => cluster.kill(target),
+        Fault::Pause => cluster.pause(target),
+        Fault::Partition => cluster.isolate(target, true),
+        Fault::LagKill | Fault::Double => unreachable!("{fault:?} is not a simple fault"),
+    }
+}
+
+/// Undoes what `start_fault` did.
+fn stop_fault(cluster: &mut Cluster, fault: Fault, target: usize) -> Result<(), String> {
+    match fault {
+        Fault::Kill => cluster.restart(target)?,
+        Fault::Pause => cluster.resume(target),
+        Fault::Partition => cluster.isolate(target, false),
+        Fault::LagKill | Fault::Double => unreachable!("{fault:?} is not a simple fault"),
+    }
+    Ok(())
 }
 
 /// Samples every data node's role and epoch; any epoch claimed by two
