@@ -42,6 +42,8 @@ use workload::{Rng, Workload};
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(90);
 /// How often the epoch watch samples every node.
 const WATCH_INTERVAL: Duration = Duration::from_millis(25);
+/// The epochs the report names (the first and last halves).
+const EPOCHS_SHOWN: usize = 20;
 /// How long `lag-kill` waits for the cut secondary to leave the in-sync set.
 const LAG_TIMEOUT: Duration = Duration::from_secs(3);
 /// `--spare-after-ms` of an active-spare chaos cluster.
@@ -509,14 +511,16 @@ fn report(
             percentile(1.0)
         );
     }
+    let mut seen: Vec<String> = epochs.iter().map(|(e, n)| format!("{e}:{n}")).collect();
+    if seen.len() > EPOCHS_SHOWN {
+        seen.drain(EPOCHS_SHOWN / 2..seen.len() - EPOCHS_SHOWN / 2);
+        seen.insert(EPOCHS_SHOWN / 2, "...".into());
+    }
     let _ = writeln!(
         text,
-        "epochs seen: {}",
-        epochs
-            .iter()
-            .map(|(e, n)| format!("{e}:{n}"))
-            .collect::<Vec<_>>()
-            .join(" ")
+        "epochs seen: {} (epoch:primary {})",
+        epochs.len(),
+        seen.join(" ")
     );
     if !conflicts.is_empty() {
         passed = false;
