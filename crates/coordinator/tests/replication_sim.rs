@@ -44,19 +44,25 @@
 //!
 //! Checked at every event:
 //! 1. every write acknowledged at 2-safe or above is in the serving
-//!    primary's log at its LSN with its epoch and payload; a write
-//!    acknowledged at 1-safe that is gone lies in a lost range a failover
-//!    recorded in the map, or in a suffix a node set aside;
+//!    primary's log at its LSN with its epoch and payload (never lost,
+//!    never replaced); a write acknowledged at 1-safe that is gone must be
+//!    reported: in a lost range a failover recorded in the map, or, by the
+//!    end of the run, in a suffix a returning node set aside (the map's
+//!    range is computed from the last heartbeats and misses the writes
+//!    acknowledged after them; the run counts those apart);
 //! 2. no epoch has two primaries;
-//! 3. every node the primary counts (in its in-sync set, or following it
-//!    at its epoch) holds the primary's records in its durable log up to
-//!    the primary's commit watermark;
+//! 3. every node the primary counts (a member of its in-sync set, or a
+//!    secondary following it at its epoch) holds the primary's records in
+//!    its durable log up to the primary's commit watermark, and an in-sync
+//!    member holds durably at least up to the 2-safe watermark. A node the
+//!    primary does not count yet (a former primary on its way back) may
+//!    still hold a divergent suffix: it cuts it at its handshake.
 //!
-//! and at the end: 4. once the faults and writes stop, within
-//! `SETTLE_MS` every replica's log equals the primary's.
+//! Checked at the end: 4. once the faults and writes stop, within
+//! `SETTLE_MS` a primary serves and every replica's log equals its log.
 //!
-//! 5. The same seed gives the same trace (a hash of every event and of the
-//! final logs); a test runs one seed twice.
+//! And 5: the same seed gives the same trace (a hash of every event and of
+//! the final logs); a test runs one seed twice.
 //!
 //! `DAISY_SIM_SEEDS=N` runs N seeds (default `SEEDS_DEFAULT`); a failure
 //! names its seed; `DAISY_SIM_SEED=S` runs that one alone and prints its
@@ -113,7 +119,7 @@ const SETTLE_MS: u64 = 4_000;
 const END_MS: u64 = WRITES_END_MS + SETTLE_MS;
 const WRITE_GAP_MS_MAX: u64 = 12;
 const FAULT_MS_MAX: u64 = 1_500;
-const SEEDS_DEFAULT: u64 = 60;
+const SEEDS_DEFAULT: u64 = 200;
 /// A run handles at most this many events (a bound, never reached).
 const EVENTS_MAX: u64 = 5_000_000;
 /// Notable trace lines kept for a failure report.
@@ -444,6 +450,10 @@ struct Failover {
     started: u64,
 }
 
+/// A replica's check is valid while the primary, its epoch and both disk
+/// generations stay the same.
+type ReplicaKey = (NodeId, u64, u64, u64);
+
 struct Acknowledged {
     record: Rec,
     level: Safeness,
@@ -498,7 +508,7 @@ struct Sim {
     /// were last checked, and how many were.
     checked_writes: ((NodeId, u64, u64), usize),
     /// Per replica: the key of the last check and the LSN it reached.
-    checked_replicas: BTreeMap<NodeId, ((NodeId, u64, u64, u64), u64)>,
+    checked_replicas: BTreeMap<NodeId, (ReplicaKey, u64)>,
     no_candidate_epoch: u64,
     trace_hash: u64,
     notable: VecDeque<String>,
@@ -2055,12 +2065,19 @@ impl Sim {
                 Some(&(checked_key, through)) if checked_key == key => through + 1,
                 _ => 1,
             };
-            let through = commit_lsn.min(node.disk.durable_lsn);
+            // A member that is joining has not cut its log back yet: it
+            // counts only where the watermark waits for it.
+            let watermark = match (following, in_sync) {
+                (true, true) => commit_lsn.max(two_safe_lsn),
+                (true, false) => commit_lsn,
+                (false, _) => two_safe_lsn,
+            };
+            let through = watermark.min(node.disk.durable_lsn);
             for lsn in from..=through {
                 let (mine, theirs) = (p.disk.get(lsn), node.disk.get(lsn));
                 if mine != theirs {
                     return Err(format!(
-                        "n{id} holds {theirs:?} durably at LSN {lsn}, at or below the commit watermark {commit_lsn} of the primary n{primary}, which holds {mine:?}"
+                        "n{id} holds {theirs:?} durably at LSN {lsn}, at or below the commit watermark {watermark} of the primary n{primary}, which holds {mine:?}"
                     ));
                 }
             }
@@ -2095,7 +2112,10 @@ impl Sim {
         }
         let unreported = self.acknowledged.iter().find(|write| {
             let record = &write.record;
+            // At 1-safe a lost write may come back, when the node that
+            // holds it is promoted again.
             write.lost
+                && records.get(record.lsn as usize - 1) != Some(record)
                 && !self.in_lost_range(record)
                 && !self
                     .set_aside
@@ -2148,8 +2168,15 @@ fn run_seed(seed: u64, bug: Bug) -> Result<Sim, String> {
 #[test]
 fn acknowledged_writes_survive_failovers_and_replicas_converge() {
     let mut totals = Stats::default();
+    let mut failures = Vec::new();
     for seed in seeds() {
-        let sim = run_seed(seed, Bug::None).unwrap_or_else(|error| panic!("{error}"));
+        let sim = match run_seed(seed, Bug::None) {
+            Ok(sim) => sim,
+            Err(error) => {
+                failures.push(error);
+                continue;
+            }
+        };
         totals.acknowledged += sim.stats.acknowledged;
         totals.failovers += sim.stats.failovers;
         totals.truncations += sim.stats.truncations;
@@ -2159,6 +2186,17 @@ fn acknowledged_writes_survive_failovers_and_replicas_converge() {
         totals.refused += sim.stats.refused;
     }
     println!("{totals:?}");
+    if let Some(first) = failures.first() {
+        let summary: Vec<&str> = failures
+            .iter()
+            .filter_map(|error| error.lines().next())
+            .collect();
+        panic!(
+            "{} seeds failed:\n{}\n\nthe first in full:\n{first}",
+            failures.len(),
+            summary.join("\n")
+        );
+    }
     if seeds().len() >= 20 {
         assert!(totals.failovers > 0, "the faults never caused a failover");
         assert!(
