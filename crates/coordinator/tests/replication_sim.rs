@@ -2092,8 +2092,9 @@ impl Sim {
     fn check_converged(&mut self) -> Result<(), String> {
         let Some(primary) = self.serving_primary() else {
             return Err(format!(
-                "no primary serves {SETTLE_MS} ms after the writes stopped (map: n{:?} at epoch {})",
-                self.committed.fragment.primary, self.committed.fragment.epoch
+                "no primary serves {SETTLE_MS} ms after the writes stopped (the map names {} at epoch {})",
+                self.committed.fragment.primary.map_or("none".to_string(), name),
+                self.committed.fragment.epoch
             ));
         };
         let records = &self.nodes[&primary].disk.records;
@@ -2151,8 +2152,13 @@ fn seeds() -> Vec<u64> {
 
 /// Runs one seed; the error names the seed and ends with its notable events.
 fn run_seed(seed: u64, bug: Bug) -> Result<Sim, String> {
+    run_seed_printing(seed, bug, false)
+}
+
+/// As `run_seed`; `verbose` prints every notable event as it happens.
+fn run_seed_printing(seed: u64, bug: Bug, verbose: bool) -> Result<Sim, String> {
     let mut sim = Sim::new(seed, bug);
-    sim.verbose = std::env::var("DAISY_SIM_SEED").is_ok() && bug == Bug::None;
+    sim.verbose = verbose;
     match sim.run() {
         Ok(()) => Ok(sim),
         Err(error) => {
@@ -2169,8 +2175,9 @@ fn run_seed(seed: u64, bug: Bug) -> Result<Sim, String> {
 fn acknowledged_writes_survive_failovers_and_replicas_converge() {
     let mut totals = Stats::default();
     let mut failures = Vec::new();
+    let one_seed = std::env::var("DAISY_SIM_SEED").is_ok();
     for seed in seeds() {
-        let sim = match run_seed(seed, Bug::None) {
+        let sim = match run_seed_printing(seed, Bug::None, one_seed) {
             Ok(sim) => sim,
             Err(error) => {
                 failures.push(error);
