@@ -386,6 +386,7 @@ fn detector_config() -> DetectorConfig {
         spare_after_ms: 3_000,
         switch_back: false,
         switch_back_after_ms: 1_000,
+        break_promote_outside_in_sync: false,
     }
 }
 
@@ -981,6 +982,7 @@ impl Sim {
             is_primary: primary,
             last_lsn,
             applied_lsn: if primary { last_lsn } else { node.applied_lsn },
+            log_failing: false,
         };
         let map_version = node.map.version;
         for voter in VOTERS {
