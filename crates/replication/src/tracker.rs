@@ -70,6 +70,14 @@ impl Tracker {
         &self.secondaries
     }
 
+    /// Counts every secondary as heard at `now_ms`: a new primary gives
+    /// each one the full delay before calling it silent.
+    pub fn heard_all_at(&mut self, now_ms: u64) {
+        for progress in &mut self.secondaries {
+            progress.last_ack_ms = progress.last_ack_ms.max(now_ms);
+        }
+    }
+
     pub fn get_mut(&mut self, id: &str) -> Option<&mut Progress> {
         self.secondaries.iter_mut().find(|p| p.id == id)
     }

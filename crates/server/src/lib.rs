@@ -124,6 +124,11 @@ async fn serve(config: Config) -> io::Result<()> {
         node.snapshots.saved_ms = recovered.snapshot_created_ms;
         node.journal = Some(recovered.journal);
     }
+    let last_lsn = node.last_lsn();
+    if let Some(repl) = node.repl.as_mut().filter(|r| r.is_primary()) {
+        repl.restart_floor = Some(last_lsn);
+        repl.tracker.heard_all_at(node::now_ms());
+    }
     let peer_listener = match node.config.peer_address().map_err(invalid)? {
         Some(addr) if node.repl.is_some() => Some(TcpListener::bind(addr).await?),
         _ => None,

@@ -275,7 +275,13 @@ impl Node {
             .and_then(|p| coordination.map.name_of(p))
             .map(str::to_string);
         if primary == Some(me) {
-            if repl.state.epoch < epoch {
+            // Not yet in office at the map's epoch. The node may already be
+            // at it: a peer that learned the map first told it the epoch
+            // (and it stepped down to it) before the map arrived here. It
+            // never began that epoch, which the map gave to it alone.
+            let not_begun = repl.state.history.last_epoch() < epoch;
+            let stepped_down_to_it = repl.state.epoch == epoch && !repl.is_primary();
+            if repl.state.epoch < epoch || (stepped_down_to_it && not_begun) {
                 match self.take_office(epoch, Some(last_lsn)) {
                     Ok(()) => tracing::warn!(
                         "the coordinator made this node primary at epoch {epoch}, from LSN {last_lsn}"

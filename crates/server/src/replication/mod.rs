@@ -116,6 +116,14 @@ pub struct Replication {
     /// The coordinator's agent and map, in a cluster with three voters or
     /// more; `None` otherwise (member kinds decide, failover is manual).
     pub coordination: Option<coordination::Coordination>,
+    /// Set when this node started as the primary: where its recovered log
+    /// ended. Records a secondary holds after it at this epoch were shipped
+    /// before the restart and may never have reached this node's disk; the
+    /// LSNs are being reused for other records. Each secondary is cut back
+    /// to it on its first handshake with this process (`rebased`).
+    pub restart_floor: Option<u64>,
+    /// The secondaries cut back to `restart_floor` since this process began.
+    pub rebased: std::collections::HashSet<String>,
 }
 
 impl Replication {
@@ -165,6 +173,8 @@ impl Replication {
             role_changed: Rc::new(Notify::new()),
             generation: 0,
             next_session: 0,
+            restart_floor: None,
+            rebased: std::collections::HashSet::new(),
         }))
     }
 
@@ -313,6 +323,10 @@ impl Node {
         repl.role = Role::Primary;
         repl.link = Link::default();
         repl.tracker = Tracker::new(&repl.members, &repl.node_id, self.config.sync_timeout_ms);
+        repl.tracker.heard_all_at(now_ms());
+        // A new epoch: what secondaries hold of older ones is judged by
+        // the history.
+        repl.restart_floor = None;
         repl.bump_generation();
         if let Some(journal) = &mut self.journal {
             journal.set_epoch(epoch);
@@ -421,6 +435,7 @@ impl Node {
         }
         repl.role = Role::Secondary;
         repl.switchover = None;
+        repl.restart_floor = None;
         repl.tracker = Tracker::new(&repl.members, &repl.node_id, self.config.sync_timeout_ms);
         repl.link = Link::default();
         repl.bump_generation();

@@ -193,10 +193,25 @@ fn admit(node: &Rc<RefCell<Node>>, hello: &Hello) -> Result<Admitted, ToSecondar
     let theirs = EpochHistory::from_entries(hello.history.clone())
         .map_err(|e| refuse(&node_ref, format!("bad epoch history: {e}")))?;
     let last_lsn = node_ref.last_lsn();
-    let continuation = repl
+    let mut continuation = repl
         .state
         .history
         .continuation(last_lsn, hello.last_lsn, &theirs);
+    // Records shipped before this primary restarted and lost with its
+    // unsynced tail: the secondary holds them at this epoch, and this
+    // node reuses their LSNs for other records.
+    if let Some(floor) = repl.restart_floor {
+        let beyond = hello.last_lsn > floor && !repl.rebased.contains(&hello.node_id);
+        continuation = match continuation {
+            Continuation::Prefix if beyond => Continuation::Diverged {
+                keep_through: floor,
+            },
+            Continuation::Diverged { keep_through } if beyond => Continuation::Diverged {
+                keep_through: keep_through.min(floor),
+            },
+            other => other,
+        };
+    }
     let journal = node_ref
         .journal
         .as_ref()
@@ -267,14 +282,14 @@ fn admit(node: &Rc<RefCell<Node>>, hello: &Hello) -> Result<Admitted, ToSecondar
         history: repl.state.history.entries().to_vec(),
         start,
     };
+    repl.rebased.insert(hello.node_id.clone());
     let progress = repl.tracker.get_mut(&hello.node_id).expect("a member");
     progress.connected = true;
     progress.syncing = snapshot.is_some();
-    progress.received_lsn = match (&snapshot, cut_back) {
-        (Some(_), _) => 0,
-        (None, Some(keep_through)) => keep_through,
-        (None, None) => hello.last_lsn.min(last_lsn),
-    };
+    // What it holds durably is known from its first Ack (at its next
+    // fsync, or within 100 ms): its log may end with records not yet
+    // durable.
+    progress.received_lsn = 0;
     progress.applied_lsn = 0;
     progress.last_ack_ms = now_ms();
     progress.client_addr = hello.client_addr.clone();
