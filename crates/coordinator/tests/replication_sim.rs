@@ -153,6 +153,13 @@ enum Bug {
     /// The primary stops waiting for a silent in-sync secondary as soon
     /// as it proposes dropping it, before the map says so.
     DropEarly,
+    /// A node that restarts as primary resumes every secondary, even one
+    /// holding records shipped before the restart that the primary lost
+    /// (the server before `restart_floor`).
+    NoRestartFloor,
+    /// A node named primary takes office only at an epoch above its own,
+    /// so one that a peer told the new epoch first never serves.
+    OfficeOnlyAboveOwnEpoch,
 }
 
 /// One log record: the payload is a number no other write uses.
@@ -370,6 +377,10 @@ struct Node {
     applied_lsn: u64,
     last_ack: (u64, u64),
     last_ack_ms: u64,
+    /// `restart_floor` in `mod.rs`: a node that restarted as primary cuts
+    /// each secondary back to where its recovered log ended, once.
+    restart_floor: Option<u64>,
+    rebased: BTreeSet<NodeId>,
 }
 
 fn name(id: NodeId) -> String {
@@ -612,6 +623,8 @@ impl Sim {
             applied_lsn: 0,
             last_ack: (u64::MAX, u64::MAX),
             last_ack_ms: 0,
+            restart_floor: None,
+            rebased: BTreeSet::new(),
         }
     }
 
@@ -1116,6 +1129,19 @@ impl Sim {
         }
         let my_last = node.disk.last_lsn();
         let mut continuation = node.history.continuation(my_last, last_lsn, history);
+        if let Some(floor) = node.restart_floor {
+            let beyond = last_lsn > floor && !node.rebased.contains(&secondary);
+            continuation = match continuation {
+                Continuation::Prefix if beyond => Continuation::Diverged {
+                    keep_through: floor,
+                },
+                Continuation::Diverged { keep_through } if beyond => Continuation::Diverged {
+                    keep_through: keep_through.min(floor),
+                },
+                other => other,
+            };
+        }
+        node.rebased.insert(secondary);
         if self.bug == Bug::ResumeDivergent {
             if let Continuation::Diverged { .. } = continuation {
                 continuation = Continuation::Prefix;
@@ -1132,9 +1158,10 @@ impl Sim {
                 keep_through: None,
             },
         };
+        // What the secondary holds durably is known from its first Ack.
         let (from_lsn, received_lsn) = match start {
-            Start::Resume { from_lsn } => (from_lsn, last_lsn.min(my_last)),
-            Start::Truncate { keep_through } => (keep_through + 1, keep_through),
+            Start::Resume { from_lsn } => (from_lsn, 0),
+            Start::Truncate { keep_through } => (keep_through + 1, 0),
             Start::FullSync { .. } => (1, 0),
         };
         let incarnation = self.incarnation(primary, secondary);
@@ -1502,10 +1529,13 @@ impl Sim {
 
     /// `adopt_map` in `coordination.rs`: take office, step down, follow.
     fn follow_map(&mut self, id: NodeId) {
+        let at_own_epoch_too = self.bug != Bug::OfficeOnlyAboveOwnEpoch;
         let node = self.node(id);
         let (primary, epoch) = (node.map.fragment.primary, node.map.fragment.epoch);
         if primary == Some(id) {
-            if node.epoch < epoch {
+            let not_begun = node.history.last_epoch() < epoch && at_own_epoch_too;
+            let stepped_down_to_it = node.epoch == epoch && node.acting != Acting::Primary;
+            if node.epoch < epoch || (stepped_down_to_it && not_begun) {
                 self.take_office(id, epoch);
             }
         } else if let Some(primary) = primary {
@@ -1523,6 +1553,7 @@ impl Sim {
     /// record this node holds, durable or not.
     fn take_office(&mut self, id: NodeId, epoch: u64) {
         self.drop_link(id);
+        let now = self.now;
         let data = self.data.clone();
         let node = self.node(id);
         let last_lsn = node.disk.last_lsn();
@@ -1531,6 +1562,8 @@ impl Sim {
         node.primary_id = id;
         node.acting = Acting::Primary;
         node.tracker = Tracker::new(&members(&data), &name(id), SYNC_TIMEOUT_MS);
+        node.tracker.heard_all_at(now);
+        node.restart_floor = None;
         node.sending.clear();
         self.note(format!(
             "n{id} takes office at epoch {epoch} after LSN {last_lsn}"
@@ -1551,6 +1584,7 @@ impl Sim {
             node.primary_id = primary;
         }
         node.acting = Acting::Secondary;
+        node.restart_floor = None;
         let unknown = node.held.len() as u64;
         node.held.clear();
         node.tracker = Tracker::new(&members(&data), &name(id), SYNC_TIMEOUT_MS);
@@ -1705,6 +1739,7 @@ impl Sim {
     /// map and its revocation; everything else starts afresh.
     fn restart(&mut self, id: NodeId) {
         let now = self.now;
+        let floor_kept = self.bug != Bug::NoRestartFloor;
         let data = self.data.clone();
         let node = self.node(id);
         let saved = node.grants.revoked_with_term();
@@ -1725,6 +1760,10 @@ impl Sim {
             Acting::Secondary
         };
         node.tracker = Tracker::new(&members(&data), &name(id), SYNC_TIMEOUT_MS);
+        node.tracker.heard_all_at(now);
+        node.restart_floor =
+            (node.acting == Acting::Primary && floor_kept).then(|| node.disk.last_lsn());
+        node.rebased.clear();
         node.sending.clear();
         node.joining.clear();
         node.proposals.clear();
@@ -2266,4 +2305,31 @@ fn resuming_a_divergent_secondary_is_caught() {
 #[test]
 fn dropping_an_in_sync_member_before_the_map_does_is_caught() {
     assert_caught(Bug::DropEarly, &["acknowledged at"]);
+}
+
+/// The seeds that found two faults in the server, fixed since: a restarted
+/// primary reusing LSNs its secondaries held other records at (all but
+/// 5750), and a node named primary that never took office (5750). Each
+/// must pass, and fail again with the fault put back.
+const FAULT_SEEDS: [u64; 10] = [1584, 2268, 4293, 5701, 5750, 7230, 7452, 7970, 8226, 8632];
+
+#[test]
+fn the_seeds_that_found_faults_pass_and_fail_with_the_faults_back() {
+    for seed in FAULT_SEEDS {
+        if let Err(error) = run_seed(seed, Bug::None) {
+            panic!("{error}");
+        }
+    }
+    for (bug, seeds) in [
+        (Bug::NoRestartFloor, &FAULT_SEEDS[..]),
+        (Bug::OfficeOnlyAboveOwnEpoch, &[5750][..]),
+    ] {
+        let caught: Vec<u64> = seeds
+            .iter()
+            .copied()
+            .filter(|&seed| run_seed(seed, bug).is_err())
+            .collect();
+        println!("{bug:?} fails seeds {caught:?}");
+        assert!(!caught.is_empty(), "{bug:?} went unnoticed in {seeds:?}");
+    }
 }
