@@ -79,6 +79,33 @@ fn a_short_chaos_run_with_every_fault_passes() {
 }
 
 #[test]
+fn warm_standbys_and_spares_pass_too() {
+    let run = chaos(
+        "chaos-warm-spare",
+        &[
+            "--duration",
+            "8s",
+            "--seed",
+            "2",
+            "--clients",
+            "4",
+            "--nodes",
+            "3",
+            "--model",
+            "active-spare",
+            "--standby",
+            "warm",
+        ],
+    );
+    assert!(run.passed, "the run failed:\n{}", run.output);
+    assert!(
+        run.output.contains("(active-spare, warm standby)") && run.output.contains("PASS (seed 2)"),
+        "{}",
+        run.output
+    );
+}
+
+#[test]
 fn the_checkers_catch_acknowledgements_before_replication() {
     let run = chaos(
         "chaos-broken",

@@ -289,7 +289,8 @@ impl Cluster {
 
     /// Waits until every fault is undone and the cluster is whole again:
     /// a primary serving, every other data node but the spares in its
-    /// in-sync set, every one of them with the primary's digest.
+    /// in-sync set, every one of them with the primary's last LSN and, but
+    /// a warm standby, its digest.
     pub fn settle(&self, timeout: Duration) -> Result<usize, String> {
         let deadline = Instant::now() + timeout;
         let mut last = String::from("no primary serving");
@@ -310,9 +311,20 @@ impl Cluster {
                     .filter(|(i, n)| *i != primary && !in_sync.contains(&n.name.as_str()))
                     .map(|(_, n)| n.name.as_str())
                     .collect();
-                let digests: Vec<Option<String>> =
-                    holders.iter().map(|(i, _)| self.digest(*i)).collect();
-                let same = digests.iter().all(|d| d.is_some() && *d == digests[0]);
+                let digests: Vec<Option<(String, Option<String>)>> = holders
+                    .iter()
+                    .map(|(i, _)| self.contents(*i, *i == primary))
+                    .collect();
+                let wanted = holders
+                    .iter()
+                    .position(|(i, _)| *i == primary)
+                    .and_then(|p| digests[p].clone());
+                let same = wanted.is_some_and(|(lsn, digest)| {
+                    digests.iter().all(|d| {
+                        d.as_ref()
+                            .is_some_and(|(l, g)| *l == lsn && (g.is_none() || *g == digest))
+                    })
+                });
                 if missing.is_empty() && same {
                     return Ok(primary);
                 }
@@ -325,6 +337,24 @@ impl Cluster {
             }
             thread::sleep(Duration::from_millis(100));
         }
+    }
+
+    /// What node `i` holds: its log's last LSN, and its keyspace's digest
+    /// (none for a warm standby, which applies nothing until promoted).
+    fn contents(&self, i: usize, primary: bool) -> Option<(String, Option<String>)> {
+        let info = self.info(i)?;
+        let field = |name: &str| info.get(name).cloned().unwrap_or_default();
+        let lsn = field(if primary {
+            "master_repl_offset"
+        } else {
+            "slave_repl_offset"
+        });
+        let digest = if !primary && field("standby") == "warm" {
+            None
+        } else {
+            Some(self.digest(i)?)
+        };
+        Some((lsn, digest))
     }
 
     fn digest(&self, i: usize) -> Option<String> {
