@@ -69,6 +69,13 @@ pub enum Command {
         spare: NodeId,
         expected_epoch: u64,
     },
+    /// Records in the event log that `node` set aside `records` when it
+    /// rejoined at `epoch` (`EventKind::SetAside`); changes nothing else.
+    RecordSetAside {
+        node: NodeId,
+        epoch: u64,
+        records: LsnRange,
+    },
 }
 
 /// Why a command changed nothing. Rejections are ordinary outcomes: the

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use serde::{Deserialize, Serialize};
 
 use crate::command::{Command, Outcome, Rejection};
-use crate::event::{Event, EventKind, PromotionCause, EVENT_LOG_MAX};
+use crate::event::{Event, EventKind, LsnRange, PromotionCause, EVENT_LOG_MAX};
 use crate::fragment::{AsyncRole, Fragment, Model, Role, SafenessLevel};
 use crate::NodeId;
 
@@ -141,6 +141,11 @@ impl ClusterMap {
                 spare,
                 expected_epoch,
             } => self.replace_with_spare(*dead, *spare, *expected_epoch),
+            Command::RecordSetAside {
+                node,
+                epoch,
+                records,
+            } => self.record_set_aside(*node, *epoch, *records),
         };
         if outcome.is_ok() {
             self.version += 1;
@@ -268,14 +273,32 @@ impl ClusterMap {
         Ok(self.fragment.epoch)
     }
 
+    fn record_set_aside(&mut self, node: NodeId, epoch: u64, records: LsnRange) -> Outcome {
+        if !self.nodes.contains_key(&node) {
+            return Err(Rejection::UnknownNode(node));
+        }
+        if epoch > self.fragment.epoch || records.first_lsn > records.last_lsn {
+            return Err(Rejection::Invalid(format!(
+                "records {}..={} set aside at epoch {epoch} (the fragment is at {})",
+                records.first_lsn, records.last_lsn, self.fragment.epoch
+            )));
+        }
+        self.record_at(epoch, EventKind::SetAside { node, records });
+        Ok(self.fragment.epoch)
+    }
+
     fn record(&mut self, kind: EventKind) {
+        self.record_at(self.fragment.epoch, kind);
+    }
+
+    fn record_at(&mut self, epoch: u64, kind: EventKind) {
         self.last_event_seq += 1;
         if self.events.len() == EVENT_LOG_MAX {
             self.events.pop_front();
         }
         self.events.push_back(Event {
             seq: self.last_event_seq,
-            epoch: self.fragment.epoch,
+            epoch,
             kind,
         });
     }

@@ -489,3 +489,42 @@ fn at_one_safe_a_catching_up_secondary_may_be_promoted() {
     assert_eq!(map.apply(&command), Ok(2));
     assert_eq!(map.fragment.primary, Some(4));
 }
+
+#[test]
+fn a_set_aside_is_recorded_at_its_epoch_and_changes_nothing_else() {
+    let mut map = pair();
+    assert_eq!(map.apply(&failover(2, 1)), Ok(2));
+    let fragment = map.fragment.clone();
+    let records = LsnRange {
+        first_lsn: 41,
+        last_lsn: 44,
+    };
+    let set_aside = |node, epoch| Command::RecordSetAside {
+        node,
+        epoch,
+        records,
+    };
+    assert_eq!(map.apply(&set_aside(1, 2)), Ok(2));
+    assert_eq!(map.fragment, fragment);
+    let event = map.events.back().expect("an event");
+    assert_eq!(
+        (event.epoch, &event.kind),
+        (2, &EventKind::SetAside { node: 1, records })
+    );
+    let version = map.version;
+    assert_eq!(map.apply(&set_aside(9, 2)), Err(Rejection::UnknownNode(9)));
+    assert!(matches!(
+        map.apply(&set_aside(1, 3)),
+        Err(Rejection::Invalid(_))
+    ));
+    let backwards = Command::RecordSetAside {
+        node: 1,
+        epoch: 2,
+        records: LsnRange {
+            first_lsn: 5,
+            last_lsn: 4,
+        },
+    };
+    assert!(matches!(map.apply(&backwards), Err(Rejection::Invalid(_))));
+    assert_eq!(map.version, version, "rejections change nothing");
+}

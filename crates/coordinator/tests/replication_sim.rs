@@ -2066,7 +2066,9 @@ impl Sim {
     /// Whether a failover recorded `record`'s LSN in the map's lost range.
     fn in_lost_range(&self, record: &Rec) -> bool {
         self.committed.events.iter().any(|event| {
-            let EventKind::Promotion { lost, .. } = &event.kind;
+            let EventKind::Promotion { lost, .. } = &event.kind else {
+                return false;
+            };
             event.epoch > record.epoch
                 && lost.is_some_and(|r| (r.first_lsn..=r.last_lsn).contains(&record.lsn))
         })

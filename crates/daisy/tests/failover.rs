@@ -206,6 +206,15 @@ impl Cluster {
         }
     }
 
+    /// Cuts (or heals) the peer links between members `a` and `b`.
+    fn cut_between(&self, a: usize, b: usize, cut: bool) {
+        for (from, to, proxy) in &self.proxies {
+            if (*from, *to) == (a, b) || (*from, *to) == (b, a) {
+                proxy.cut.store(cut, Ordering::SeqCst);
+            }
+        }
+    }
+
     fn kill(&mut self, i: usize) {
         if let Some(mut process) = self.members[i].process.take() {
             process.kill();
@@ -964,6 +973,64 @@ fn a_one_safe_failover_records_its_event() {
         acknowledged.iter().any(|a| !a.sets.is_empty()),
         "writes went on"
     );
+}
+
+#[test]
+fn the_records_a_one_safe_failover_lost_are_recorded_exactly() {
+    let mut cluster = Cluster::start_with(
+        "failover-set-aside",
+        2,
+        0,
+        true,
+        true,
+        &["--safeness", "1-safe", "--switch-back", "false"],
+    );
+    cluster.wait_in_sync("n2");
+    let (primary, _) = cluster.wait_serving("before the cut");
+    let other = 1 - primary;
+    let name = cluster.members[primary].name.clone();
+    // At 1-safe the primary acknowledges what its secondary never gets.
+    cluster.cut_between(primary, other, true);
+    let port = cluster.members[primary].port;
+    let ok = Resp::Simple(b"OK".to_vec());
+    let alone = (0..20)
+        .filter(|i| call(port, &["SET", &format!("alone{i}"), "x"]) == ok)
+        .count();
+    assert!(alone > 0, "the cut-off primary acknowledged nothing");
+    cluster.kill(primary);
+    cluster.wait_serving("after the kill");
+    cluster.cut_between(primary, other, false);
+    cluster.start_member(primary);
+    cluster.wait_in_sync(&name);
+    let set_aside = format!("set_aside_by={name},records=");
+    wait_primary_field(&cluster, "event0", |event| event.contains(&set_aside));
+    let (serving, info) = cluster.wait_serving("at the end");
+    let event = info.get("event0").cloned().unwrap_or_default();
+    let range = event.split("records=").nth(1).unwrap_or_default();
+    let (first, last) = range.split_once('-').expect("a range");
+    let (first, last): (u64, u64) = (first.parse().unwrap(), last.parse().unwrap());
+    // Exactly the acknowledged writes the new primary lacks are recorded,
+    // and saved in the old primary's divergent/.
+    let new_primary = cluster.members[serving].port;
+    let lost: Vec<String> = (0..20)
+        .map(|i| format!("alone{i}"))
+        .filter(|key| call(new_primary, &["GET", key]) == Resp::NullBulk)
+        .collect();
+    assert!(!lost.is_empty(), "the failover lost nothing: {event:?}");
+    assert!(lost.len() <= alone);
+    assert_eq!(
+        lost.len() as u64,
+        last - first + 1,
+        "{lost:?} but {event:?}"
+    );
+    let divergent = cluster.members[primary].dir.join("divergent");
+    let saved: String = std::fs::read_dir(&divergent)
+        .expect("divergent/")
+        .filter_map(|entry| std::fs::read_to_string(entry.ok()?.path()).ok())
+        .collect();
+    for key in &lost {
+        assert!(saved.contains(&format!("\r\n{key}\r\n")), "{key} not saved");
+    }
 }
 
 fn call(port: u16, argv: &[&str]) -> Resp {

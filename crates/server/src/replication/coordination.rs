@@ -25,7 +25,8 @@ use std::time::Duration;
 
 use daisy_coordinator::agent::{AgentConfig, AgentHandle, LocalState, Order, Timing};
 use daisy_coordinator::{
-    AsyncRole, ClusterMap, Command, DetectorConfig, Knobs, Model, NodeId, NodeInfo, NodeKind, Role,
+    AsyncRole, ClusterMap, Command, DetectorConfig, Knobs, LsnRange, Model, NodeId, NodeInfo,
+    NodeKind, Role,
 };
 use daisy_replication::{Member, MemberKind, Safeness};
 
@@ -226,6 +227,31 @@ struct Change {
 impl Node {
     fn coordination(&self) -> Option<&Coordination> {
         self.repl.as_ref()?.coordination.as_ref()
+    }
+
+    /// Records in the map's event log that this node set aside records
+    /// `first_lsn..=last_lsn` when it rejoined at `epoch`, so that the
+    /// exact loss of a 1-safe failover is known cluster-wide.
+    pub fn record_set_aside(&self, epoch: u64, first_lsn: u64, last_lsn: u64) {
+        let Some(coordination) = self.coordination() else {
+            return;
+        };
+        let agent = coordination.agent.clone();
+        let command = Command::RecordSetAside {
+            node: coordination.me,
+            epoch,
+            records: LsnRange {
+                first_lsn,
+                last_lsn,
+            },
+        };
+        tokio::task::spawn_local(async move {
+            match agent.propose(command).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(rejection)) => tracing::warn!(%rejection, "set-aside event not recorded"),
+                Err(error) => tracing::warn!(%error, "set-aside event not recorded"),
+            }
+        });
     }
 
     /// Why this primary may not serve now: it does not hold its lease.

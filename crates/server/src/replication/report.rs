@@ -123,24 +123,32 @@ fn coordinator_info(
         })
         .collect();
     let _ = write!(text, "map_members:{}\r\n", members.join(","));
+    let range = |l: &daisy_coordinator::LsnRange| format!("{}-{}", l.first_lsn, l.last_lsn);
     for (index, event) in map.events.iter().rev().take(EVENTS_SHOWN).enumerate() {
-        let daisy_coordinator::EventKind::Promotion {
-            from,
-            to,
-            cause,
-            lost,
-        } = &event.kind;
-        let lost = lost.map_or("none".to_string(), |l| {
-            format!("{}-{}", l.first_lsn, l.last_lsn)
-        });
-        let _ = write!(
-            text,
-            "event{index}:seq={},epoch={},promoted={},from={},cause={cause:?},lost={lost}\r\n",
-            event.seq,
-            event.epoch,
-            name(*to),
-            from.map_or("-".to_string(), name),
-        );
+        let _ = match &event.kind {
+            daisy_coordinator::EventKind::Promotion {
+                from,
+                to,
+                cause,
+                lost,
+            } => write!(
+                text,
+                "event{index}:seq={},epoch={},promoted={},from={},cause={cause:?},lost={}\r\n",
+                event.seq,
+                event.epoch,
+                name(*to),
+                from.map_or("-".to_string(), name),
+                lost.as_ref().map_or("none".to_string(), range),
+            ),
+            daisy_coordinator::EventKind::SetAside { node, records } => write!(
+                text,
+                "event{index}:seq={},epoch={},set_aside_by={},records={}\r\n",
+                event.seq,
+                event.epoch,
+                name(*node),
+                range(records),
+            ),
+        };
     }
     if repl.is_primary() {
         let left = coordination.agent.lease().remaining_ms(repl.state.epoch);

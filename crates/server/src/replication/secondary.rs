@@ -381,11 +381,14 @@ fn set_aside_divergent(node: &Node, keep_through: u64, last: u64, new_epoch: u64
         Ok(count)
     })();
     match result {
-        Ok(count) => tracing::warn!(
-            "this node had {count} records (LSN {} to {last}) that the primary of epoch {new_epoch} does not have; they are saved as commands in {}",
-            keep_through + 1,
-            path.display()
-        ),
+        Ok(count) => {
+            tracing::warn!(
+                "this node had {count} records (LSN {} to {last}) that the primary of epoch {new_epoch} does not have; they are saved as commands in {}",
+                keep_through + 1,
+                path.display()
+            );
+            node.record_set_aside(new_epoch, keep_through + 1, last);
+        }
         Err(error) => tracing::error!(
             "records LSN {} to {last} are not on the new primary and could not be saved: {error}",
             keep_through + 1
