@@ -3,6 +3,8 @@
 //!
 //! - `cluster`: the nodes (child processes on loopback) with a cutting
 //!   proxy on every peer link, and the faults;
+//! - `disk`: for the disk faults, a real file system and a block-I/O
+//!   cgroup per data node, and their teardown;
 //! - `workload`: the clients (registers with read, write and
 //!   compare-and-set, counters, sets and lists of unique elements), which follow
 //!   the primary and record every operation with its outcome (ok, failed,
@@ -14,9 +16,15 @@
 //! The seed fixes the schedule of faults and every client's choice of
 //! operations; the timing is the machine's. Every failure prints the
 //! command that runs the same schedule again.
+//!
+//! Nothing outlives a run: the nodes die with it, and the cluster's drop
+//! (normal end, error, Ctrl-C or SIGTERM, which every wait checks) and, when
+//! panics abort, the panic hook unmount the disks, detach their loop
+//! devices and remove their cgroups.
 
 mod client;
 mod cluster;
+mod disk;
 mod proxy;
 mod workload;
 
@@ -41,6 +49,69 @@ use workload::{Rng, Workload};
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(90);
 /// How often the epoch watch samples every node.
 const WATCH_INTERVAL: Duration = Duration::from_millis(25);
+/// How often a wait looks for an interrupt.
+const INTERRUPT_POLL: Duration = Duration::from_millis(50);
+/// A disk fault lasts from `DISK_FAULT_MS_MIN` for up to `DISK_FAULT_MS_SPAN`
+/// more: long enough for many slow fsyncs, or for writes to pile up
+/// against a full disk.
+const DISK_FAULT_MS_MIN: u64 = 1000;
+const DISK_FAULT_MS_SPAN: u64 = 3000;
+/// A slow disk takes `SLOW_DISK_IOPS_MIN` to `SLOW_DISK_IOPS_MIN +
+/// SLOW_DISK_IOPS_SPAN - 1` writes a second: an fsync then takes tens to
+/// hundreds of milliseconds.
+const SLOW_DISK_IOPS_MIN: u64 = 3;
+const SLOW_DISK_IOPS_SPAN: u64 = 18;
+
+/// Set by SIGINT or SIGTERM; every wait of the run checks it.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_interrupt(_signal: libc::c_int) {
+    if INTERRUPTED.swap(true, Ordering::SeqCst) {
+        // A second interrupt: the teardown is stuck, leave at once.
+        // SAFETY: _exit is async-signal-safe.
+        unsafe { libc::_exit(130) }
+    }
+}
+
+/// Whether the run was asked to stop (Ctrl-C, SIGTERM).
+pub(crate) fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
+
+/// Sleeps for `duration`, or less if the run is interrupted.
+fn nap(duration: Duration) -> Result<(), String> {
+    let deadline = Instant::now() + duration;
+    loop {
+        if interrupted() {
+            return Err("interrupted".into());
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return Ok(());
+        }
+        thread::sleep((deadline - now).min(INTERRUPT_POLL));
+    }
+}
+
+/// Ctrl-C and SIGTERM stop the run through its ordinary exits, so that the
+/// nodes are stopped and the disks torn down; when panics abort (release
+/// builds), the panic hook tears the disks down itself.
+fn catch_interrupts() {
+    let handler = on_interrupt as extern "C" fn(libc::c_int) as libc::sighandler_t;
+    // SAFETY: the handler only touches an atomic (and calls _exit).
+    unsafe {
+        libc::signal(libc::SIGINT, handler);
+        libc::signal(libc::SIGTERM, handler);
+    }
+    #[cfg(panic = "abort")]
+    {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            previous(info);
+            disk::teardown_all();
+        }));
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Fault {
@@ -50,6 +121,12 @@ pub enum Fault {
     Pause,
     /// Cut every peer link to and from a node, then heal.
     Partition,
+    /// Throttle a data node's disk to a few writes a second (the primary
+    /// half the time), then lift it. Needs root.
+    SlowDisk,
+    /// Fill a data node's file system (the primary half the time), then
+    /// free it. Needs root.
+    DiskFull,
 }
 
 impl Fault {
@@ -58,7 +135,13 @@ impl Fault {
             Fault::Kill => "kill",
             Fault::Pause => "pause",
             Fault::Partition => "partition",
+            Fault::SlowDisk => "slow-disk",
+            Fault::DiskFull => "disk-full",
         }
+    }
+
+    fn on_disk(self) -> bool {
+        matches!(self, Fault::SlowDisk | Fault::DiskFull)
     }
 }
 
@@ -76,7 +159,9 @@ pub struct ChaosOptions {
     /// Safeness level of the cluster.
     #[arg(long, default_value = "2-safe", value_parser = ["1-safe", "2-safe", "2-safe-committed", "very-safe"])]
     pub safeness: String,
-    /// The faults to inject (comma-separated).
+    /// The faults to inject (comma-separated). slow-disk and disk-full
+    /// give every data node a file system on a loop device and a
+    /// block-I/O cgroup of its own: they need root, mkfs.ext4 and losetup.
     #[arg(long, value_delimiter = ',', default_value = "kill,pause,partition")]
     pub faults: Vec<Fault>,
     /// Concurrent clients.
@@ -95,6 +180,8 @@ pub struct ChaosOptions {
 struct Injected {
     fault: Fault,
     target: String,
+    /// How hard, when the fault has a degree (e.g. a slow disk's IOPS).
+    detail: Option<String>,
     started: Instant,
     ended: Instant,
 }
@@ -104,6 +191,7 @@ pub fn run(options: ChaosOptions) -> ExitCode {
         std::collections::hash_map::RandomState::new().hash_one(std::time::SystemTime::now())
     });
     let repro = repro_command(&options, seed);
+    catch_interrupts();
     match chaos(&options, seed) {
         Ok(report) if report.passed => {
             print!("{}", report.text);
@@ -151,6 +239,10 @@ fn chaos(options: &ChaosOptions, seed: u64) -> Result<Report, String> {
     if !(1..=64).contains(&options.clients) || options.duration_secs == 0 {
         return Err("--clients must be 1 to 64 and --duration-secs at least 1".into());
     }
+    let real_disks = options.faults.iter().any(|f| f.on_disk());
+    if real_disks {
+        disk::check_requirements()?;
+    }
     let dir = match &options.dir {
         Some(dir) => dir.clone(),
         None => std::env::temp_dir().join(format!("daisy-chaos-{}-{seed}", std::process::id())),
@@ -175,7 +267,7 @@ fn chaos(options: &ChaosOptions, seed: u64) -> Result<Report, String> {
         options.duration_secs,
         dir.display()
     );
-    let mut cluster = Cluster::start(&dir, options.nodes, &flags)?;
+    let mut cluster = Cluster::start(&dir, options.nodes, &flags, real_disks)?;
     cluster.settle(SETTLE_TIMEOUT)?;
     let start = Instant::now();
     let ports: Vec<(String, u16)> = cluster
@@ -191,8 +283,9 @@ fn chaos(options: &ChaosOptions, seed: u64) -> Result<Report, String> {
         start,
         stop.clone(),
     );
-    let injected = inject(&mut cluster, options, seed, start)?;
+    let injected = inject(&mut cluster, options, seed, start);
     stop.store(true, Ordering::Relaxed);
+    let injected = injected?;
     let mut history = workload.finish();
     let epochs = watch.finish();
     cluster.heal()?;
@@ -214,16 +307,16 @@ fn inject(
     let end = start + Duration::from_secs(options.duration_secs);
     let mut injected = Vec::new();
     if options.faults.is_empty() {
-        thread::sleep(end.saturating_duration_since(Instant::now()));
+        nap(end.saturating_duration_since(Instant::now()))?;
         return Ok(injected);
     }
     loop {
         let quiet = Duration::from_millis(700 + random.below(1300));
         if Instant::now() + quiet >= end {
-            thread::sleep(end.saturating_duration_since(Instant::now()));
+            nap(end.saturating_duration_since(Instant::now()))?;
             return Ok(injected);
         }
-        thread::sleep(quiet);
+        nap(quiet)?;
         let fault = options.faults[random.below(options.faults.len() as u64) as usize];
         let primary = cluster.serving().map(|(i, _)| i);
         let data: Vec<usize> = cluster.data_nodes().map(|(i, _)| i).collect();
@@ -234,23 +327,51 @@ fn inject(
             Fault::Pause => primary.unwrap_or(data[0]),
             Fault::Partition if random.below(2) == 0 => primary.unwrap_or(any),
             Fault::Partition => any,
+            Fault::SlowDisk | Fault::DiskFull if random.below(2) == 0 => primary.unwrap_or(data[0]),
+            Fault::SlowDisk | Fault::DiskFull => data[random.below(data.len() as u64) as usize],
         };
-        let lasting = Duration::from_millis(300 + random.below(1200));
-        let started = Instant::now();
-        match fault {
-            Fault::Kill => cluster.kill(target),
-            Fault::Pause => cluster.pause(target),
-            Fault::Partition => cluster.isolate(target, true),
+        let mut lasting = Duration::from_millis(300 + random.below(1200));
+        if fault.on_disk() {
+            lasting = Duration::from_millis(DISK_FAULT_MS_MIN + random.below(DISK_FAULT_MS_SPAN));
         }
-        thread::sleep(lasting);
+        let write_iops = match fault {
+            Fault::SlowDisk => SLOW_DISK_IOPS_MIN + random.below(SLOW_DISK_IOPS_SPAN),
+            _ => 0,
+        };
+        let started = Instant::now();
+        let detail = match fault {
+            Fault::Kill => {
+                cluster.kill(target);
+                None
+            }
+            Fault::Pause => {
+                cluster.pause(target);
+                None
+            }
+            Fault::Partition => {
+                cluster.isolate(target, true);
+                None
+            }
+            Fault::SlowDisk => {
+                cluster.slow_disk(target, write_iops)?;
+                Some(format!("{write_iops} writes/s"))
+            }
+            Fault::DiskFull => {
+                let filler = cluster.fill_disk(target)?;
+                Some(format!("filler {} MiB", filler >> 20))
+            }
+        };
+        nap(lasting)?;
         match fault {
             Fault::Kill => cluster.restart(target)?,
             Fault::Pause => cluster.resume(target),
             Fault::Partition => cluster.isolate(target, false),
+            Fault::SlowDisk | Fault::DiskFull => cluster.heal_disk(target)?,
         }
         injected.push(Injected {
             fault,
             target: cluster.nodes[target].name.clone(),
+            detail,
             started,
             ended: Instant::now(),
         });
@@ -330,16 +451,26 @@ fn report(
     );
     let _ = writeln!(text, "faults injected: {}", injected.len());
     let mut by_fault: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+    // Writes begun during each kind of fault: acknowledged, failed,
+    // unknown, and how long the faults of that kind lasted.
+    let mut during: BTreeMap<&str, (usize, usize, usize, Duration)> = BTreeMap::new();
     for fault in injected {
         let since = fault.started.duration_since(start).as_micros() as u64;
         let first_ok = workload::first_write_ok_after(history, since)
             .map(|us| us.saturating_sub(since) as f64 / 1000.0);
+        let until = fault.ended.duration_since(start).as_micros() as u64;
+        let (acknowledged, failed, unknown) = workload::writes_during(history, since, until);
         let _ = writeln!(
             text,
-            "  at {:>6.1} s: {} {} for {} ms; next acknowledged write {}",
+            "  at {:>6.1} s: {} {}{} for {} ms; next acknowledged write {}; \
+             writes begun during it: {acknowledged} ok, {failed} failed, {unknown} unknown",
             since as f64 / 1e6,
             fault.fault.name(),
             fault.target,
+            fault
+                .detail
+                .as_ref()
+                .map_or(String::new(), |d| format!(" ({d})")),
             fault.ended.duration_since(fault.started).as_millis(),
             first_ok.map_or("none".to_string(), |ms| format!(
                 "{ms:.0} ms after it began"
@@ -349,6 +480,11 @@ fn report(
             .entry(fault.fault.name())
             .or_default()
             .push(first_ok.unwrap_or(f64::NAN));
+        let sums = during.entry(fault.fault.name()).or_default();
+        sums.0 += acknowledged;
+        sums.1 += failed;
+        sums.2 += unknown;
+        sums.3 += fault.ended.duration_since(fault.started);
     }
     let _ = writeln!(
         text,
@@ -363,12 +499,16 @@ fn report(
                 .copied()
                 .unwrap_or(f64::NAN)
         };
+        let (acknowledged, failed, unknown, lasted) = during[name];
         let _ = writeln!(
             text,
-            "  {name}: {} times; first acknowledged write after it: p50 {:.0} ms, max {:.0} ms",
+            "  {name}: {} times; first acknowledged write after it: p50 {:.0} ms, max {:.0} ms; \
+             while they lasted ({:.1} s): {acknowledged} writes acknowledged ({:.0}/s), {failed} failed, {unknown} unknown",
             waits.len(),
             percentile(0.5),
-            percentile(1.0)
+            percentile(1.0),
+            lasted.as_secs_f64(),
+            acknowledged as f64 / lasted.as_secs_f64().max(0.001),
         );
     }
     let _ = writeln!(
