@@ -110,14 +110,28 @@ impl LogFile {
         Ok((log, state))
     }
 
-    /// Appends `records` and fsyncs them.
+    /// Appends `records` and fsyncs them. On an error the file is cut back
+    /// to where it ended, so that a later append (a retry once the disk
+    /// has room) never follows a torn record: recovery would take that for
+    /// corruption.
     pub fn append(&mut self, records: &[LogRecord]) -> io::Result<()> {
         let mut buffer = Vec::new();
         for record in records {
             encode(record, &mut buffer)?;
         }
-        self.file.write_all(&buffer)?;
-        self.file.sync_data()?;
+        let end = self.file.metadata()?.len();
+        let written = self
+            .file
+            .write_all(&buffer)
+            .and_then(|()| self.file.sync_data());
+        if let Err(error) = written {
+            if let Err(cut) = self.file.set_len(end).and_then(|()| self.file.sync_data()) {
+                return Err(io::Error::other(format!(
+                    "{error}; and the torn tail could not be cut off: {cut}"
+                )));
+            }
+            return Err(error);
+        }
         self.records += records.len() as u64;
         Ok(())
     }

@@ -9,17 +9,30 @@
 //!
 //! The lock is a std mutex held only for in-memory work and the fsync of
 //! the coordinator's few, small records, never across an `.await`.
+//!
+//! A write that fails (a full disk) is retried every
+//! `WRITE_RETRY_PAUSE` for up to `WRITE_RETRY_FOR` before openraft hears
+//! of it: openraft stops a Raft for good on any storage error, so a voter
+//! that gave up at the first ENOSPC would never vote again, even once its
+//! disk has room. Meanwhile this voter's Raft waits, as on a slow disk.
 
 use std::fmt::Debug;
 use std::ops::RangeBounds;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use openraft::storage::{LogFlushed, RaftLogStorage};
 use openraft::{AnyError, LogState, RaftLogReader, StorageIOError};
 
 use crate::log_file::{LogFile, LogRecord, LogState as Persisted};
 use crate::types::{Entry, LogId, StorageError, TypeConfig, Vote};
+
+/// How long a failing write of the Raft log is retried before the error
+/// stops this voter's Raft.
+const WRITE_RETRY_FOR: Duration = Duration::from_secs(600);
+/// The pause between two attempts.
+const WRITE_RETRY_PAUSE: Duration = Duration::from_millis(100);
 
 #[derive(Clone, Default)]
 pub struct LogStore {
@@ -70,10 +83,39 @@ impl LogStore {
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().expect("log store lock poisoned")
     }
+
+    /// Persists and applies `records`, retrying while the disk refuses
+    /// them (see the module doc).
+    async fn commit_retrying(&self, records: Vec<LogRecord>) -> std::io::Result<()> {
+        let deadline = Instant::now() + WRITE_RETRY_FOR;
+        let mut failed_attempts = 0u64;
+        loop {
+            let result = self.lock().commit(records.clone());
+            match result {
+                Ok(()) => {
+                    if failed_attempts > 0 {
+                        tracing::info!(failed_attempts, "the raft log is written again");
+                    }
+                    return Ok(());
+                }
+                Err(error) if Instant::now() < deadline => {
+                    if failed_attempts == 0 {
+                        tracing::error!(%error, "cannot write the raft log; retrying until the disk takes it");
+                    }
+                    failed_attempts += 1;
+                    tokio::time::sleep(WRITE_RETRY_PAUSE).await;
+                }
+                Err(error) => return Err(error),
+            }
+        }
+    }
 }
 
 impl Inner {
-    /// Persists `records` (if durable), then applies them in memory.
+    /// Persists `records` (if durable), then applies them in memory. Once
+    /// they are durable the commit has happened: a failed compaction is
+    /// only logged (the next commit tries again), so that a retry never
+    /// writes the records twice.
     fn commit(&mut self, records: Vec<LogRecord>) -> std::io::Result<()> {
         if let Some(file) = &mut self.file {
             file.append(&records)?;
@@ -82,7 +124,9 @@ impl Inner {
             self.state.replay(record);
         }
         if let Some(file) = &mut self.file {
-            file.maybe_compact(&self.state)?;
+            if let Err(error) = file.maybe_compact(&self.state) {
+                tracing::warn!(%error, "cannot compact the raft log; trying again later");
+            }
         }
         Ok(())
     }
@@ -124,9 +168,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn save_vote(&mut self, vote: &Vote) -> Result<(), StorageError> {
-        let mut inner = self.lock();
-        inner
-            .commit(vec![LogRecord::Vote(*vote)])
+        self.commit_retrying(vec![LogRecord::Vote(*vote)])
+            .await
             .map_err(|error| StorageIOError::write_vote(AnyError::new(&error)).into())
     }
 
@@ -135,9 +178,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), StorageError> {
-        let mut inner = self.lock();
-        inner
-            .commit(vec![LogRecord::Committed(committed)])
+        self.commit_retrying(vec![LogRecord::Committed(committed)])
+            .await
             .map_err(write_error)
     }
 
@@ -155,7 +197,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I::IntoIter: Send,
     {
         let records: Vec<LogRecord> = entries.into_iter().map(LogRecord::Entry).collect();
-        let result = self.lock().commit(records);
+        let result = self.commit_retrying(records).await;
         match result {
             Ok(()) => {
                 callback.log_io_completed(Ok(()));
@@ -171,23 +213,19 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn truncate(&mut self, log_id: LogId) -> Result<(), StorageError> {
-        let mut inner = self.lock();
-        inner
-            .commit(vec![LogRecord::TruncateFrom(log_id.index)])
+        self.commit_retrying(vec![LogRecord::TruncateFrom(log_id.index)])
+            .await
             .map_err(write_error)
     }
 
     async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {
-        let mut inner = self.lock();
+        let last_purged = self.lock().state.last_purged;
         assert!(
-            inner
-                .state
-                .last_purged
-                .is_none_or(|purged| purged <= log_id),
+            last_purged.is_none_or(|purged| purged <= log_id),
             "purge went backwards"
         );
-        inner
-            .commit(vec![LogRecord::PurgeUpTo(log_id)])
+        self.commit_retrying(vec![LogRecord::PurgeUpTo(log_id)])
+            .await
             .map_err(write_error)
     }
 }

@@ -216,6 +216,12 @@ fn start(options: &LocalOptions) -> Result<Vec<Node>, String> {
 }
 
 pub(crate) fn spawn(binary: &Path, args: &[String], log: &Path) -> io::Result<Child> {
+    node_command(binary, args, log)?.spawn()
+}
+
+/// The command that starts a node with `args`, its output appended to
+/// `log`, and that dies with this process.
+pub(crate) fn node_command(binary: &Path, args: &[String], log: &Path) -> io::Result<Command> {
     let log_file = OpenOptions::new().create(true).append(true).open(log)?;
     let mut command = Command::new(binary);
     command
@@ -234,7 +240,7 @@ pub(crate) fn spawn(binary: &Path, args: &[String], log: &Path) -> io::Result<Ch
             Ok(())
         });
     }
-    command.spawn()
+    Ok(command)
 }
 
 /// Waits until every node accepts connections on its client port.

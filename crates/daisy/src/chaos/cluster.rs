@@ -1,15 +1,24 @@
 //! The chaos cluster: `daisy server` children on loopback, like `daisy
 //! local`, with a proxy on every directed peer link so that any node can
 //! be cut off; and the faults themselves (kill, restart, pause, resume,
-//! isolate, heal).
+//! isolate, slow or fill a disk, heal).
+//!
+//! With real disks (the disk faults), every data node keeps its data on a
+//! file system of its own and runs in a block-I/O cgroup of its own
+//! (`disk`), which it joins before it executes, on every start.
 
 use std::collections::BTreeMap;
+use std::ffi::CString;
+use std::io;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Child;
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use super::client::{Connection, Reply};
+use super::disk::NodeDisk;
 use super::proxy::Proxy;
 
 /// How long a node may take to answer after it starts.
@@ -26,6 +35,8 @@ pub struct Node {
     log: PathBuf,
     child: Option<Child>,
     pub paused: bool,
+    /// The node's own file system and cgroup, with real disks.
+    disk: Option<Arc<NodeDisk>>,
 }
 
 pub struct Cluster {
@@ -45,12 +56,15 @@ fn free_port() -> Result<u16, String> {
 
 impl Cluster {
     /// Starts `data` data nodes, the last `spares` of them spares (plus an
-    /// arbiter when they are even), in `dir`, each with the shared `flags`.
+    /// arbiter when they are even), in `dir`, each with the shared `flags`;
+    /// with `real_disks`, each data node on a file system and in a cgroup
+    /// of its own.
     pub fn start(
         dir: &Path,
         data: usize,
         spares: usize,
         flags: &[String],
+        real_disks: bool,
     ) -> Result<Cluster, String> {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let arbiter = data.is_multiple_of(2);
@@ -58,6 +72,20 @@ impl Cluster {
             .map(|i| format!("n{i}"))
             .chain(arbiter.then(|| "arbiter".to_string()))
             .collect();
+        let mut disks = Vec::new();
+        if real_disks {
+            for name in &names[..data] {
+                match NodeDisk::create(dir, name) {
+                    Ok(disk) => disks.push(disk),
+                    Err(error) => {
+                        for disk in &disks {
+                            let _ = disk.teardown();
+                        }
+                        return Err(error);
+                    }
+                }
+            }
+        }
         let mut ports = Vec::new();
         for _ in &names {
             ports.push((free_port()?, free_port()?));
@@ -90,6 +118,10 @@ impl Cluster {
                 }
             }
             let is_arbiter = name == "arbiter";
+            let disk = disks.get(from).cloned();
+            let data_dir = disk
+                .as_ref()
+                .map_or_else(|| dir.join(name), |d| d.data_dir());
             let mut args = vec![
                 "server".to_string(),
                 "--node-id".into(),
@@ -97,7 +129,7 @@ impl Cluster {
                 "--peer-addr".into(),
                 format!("127.0.0.1:{}", ports[from].1),
                 "--data-dir".into(),
-                dir.join(name).display().to_string(),
+                data_dir.display().to_string(),
                 "--members".into(),
                 members.clone(),
                 "--peer-routes".into(),
@@ -126,9 +158,20 @@ impl Cluster {
                 log: dir.join(format!("{name}.log")),
                 child: None,
                 paused: false,
+                disk,
             });
         }
-        let binary = std::env::current_exe().map_err(|e| format!("cannot find daisy: {e}"))?;
+        let binary = match std::env::current_exe() {
+            Ok(binary) => binary,
+            Err(error) => {
+                for disk in &disks {
+                    let _ = disk.teardown();
+                }
+                return Err(format!("cannot find daisy: {error}"));
+            }
+        };
+        // From here on the cluster's drop stops the nodes and tears the
+        // disks down.
         let mut cluster = Cluster {
             nodes,
             proxies,
@@ -150,8 +193,8 @@ impl Cluster {
         if node.child.is_some() {
             return Ok(());
         }
-        let child = crate::local::spawn(&self.binary, &node.args, &node.log)
-            .map_err(|e| format!("cannot start {}: {e}", node.name))?;
+        let child =
+            spawn(&self.binary, node).map_err(|e| format!("cannot start {}: {e}", node.name))?;
         node.child = Some(child);
         node.paused = false;
         let deadline = Instant::now() + START_TIMEOUT;
@@ -166,6 +209,9 @@ impl Cluster {
             };
             if ready {
                 return Ok(());
+            }
+            if super::interrupted() {
+                return Err("interrupted".into());
             }
             if Instant::now() >= deadline {
                 return Err(format!(
@@ -244,11 +290,40 @@ impl Cluster {
         false
     }
 
-    /// Undoes every fault: links healed, paused nodes resumed, dead ones
-    /// started again.
+    /// Slows node `i`'s disk to `write_iops` write operations a second.
+    pub fn slow_disk(&self, i: usize, write_iops: u64) -> Result<(), String> {
+        self.disk(i)?.throttle(write_iops)
+    }
+
+    /// Fills node `i`'s file system; returns the filler's size in bytes.
+    pub fn fill_disk(&self, i: usize) -> Result<u64, String> {
+        self.disk(i)?.fill()
+    }
+
+    /// Lifts any throttle and removes any filler from node `i`'s disk.
+    pub fn heal_disk(&self, i: usize) -> Result<(), String> {
+        let disk = self.disk(i)?;
+        disk.throttle(0)?;
+        disk.unfill()
+    }
+
+    fn disk(&self, i: usize) -> Result<&NodeDisk, String> {
+        self.nodes[i]
+            .disk
+            .as_deref()
+            .ok_or_else(|| format!("{} has no disk of its own", self.nodes[i].name))
+    }
+
+    /// Undoes every fault: links healed, disks healed, paused nodes
+    /// resumed, dead ones started again.
     pub fn heal(&mut self) -> Result<(), String> {
         for (_, _, proxy) in &self.proxies {
             proxy.set_cut(false);
+        }
+        for i in 0..self.nodes.len() {
+            if self.nodes[i].disk.is_some() {
+                self.heal_disk(i)?;
+            }
         }
         for i in 0..self.nodes.len() {
             if self.nodes[i].paused {
@@ -330,6 +405,9 @@ impl Cluster {
                 }
                 last = format!("not in sync: {missing:?}; digests {digests:?}");
             }
+            if super::interrupted() {
+                return Err("interrupted".into());
+            }
             if Instant::now() >= deadline {
                 return Err(format!(
                     "the cluster did not settle within {timeout:?}: {last}"
@@ -367,10 +445,46 @@ impl Cluster {
     }
 }
 
+/// Starts `node`'s process; with a disk of its own, the process joins the
+/// node's cgroup before it executes, so every write it ever makes is
+/// subject to the node's throttle.
+fn spawn(binary: &Path, node: &Node) -> io::Result<Child> {
+    let mut command = crate::local::node_command(binary, &node.args, &node.log)?;
+    if let Some(disk) = &node.disk {
+        let procs = CString::new(disk.cgroup_procs().as_os_str().as_encoded_bytes())
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        // SAFETY: open, write and close are async-signal-safe; the path was
+        // allocated before the fork. Writing "0" moves the writing process.
+        unsafe {
+            command.pre_exec(move || {
+                let fd = libc::open(procs.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+                if fd < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                let written = libc::write(fd, c"0".as_ptr().cast(), 1);
+                let error = io::Error::last_os_error();
+                libc::close(fd);
+                if written != 1 {
+                    return Err(error);
+                }
+                Ok(())
+            });
+        }
+    }
+    command.spawn()
+}
+
 impl Drop for Cluster {
     fn drop(&mut self) {
         for i in 0..self.nodes.len() {
             self.kill(i);
+        }
+        for node in &self.nodes {
+            if let Some(disk) = &node.disk {
+                if let Err(error) = disk.teardown() {
+                    eprintln!("daisy chaos: {error}");
+                }
+            }
         }
     }
 }

@@ -3,6 +3,8 @@
 //!
 //! - `cluster`: the nodes (child processes on loopback) with a cutting
 //!   proxy on every peer link, and the faults;
+//! - `disk`: for the disk faults, a real file system and a block-I/O
+//!   cgroup per data node, and their teardown;
 //! - `workload`: the clients (registers with read, write and
 //!   compare-and-set, counters, sets and lists of unique elements), which follow
 //!   the primary and record every operation with its outcome (ok, failed,
@@ -14,9 +16,15 @@
 //! The seed fixes the schedule of faults and every client's choice of
 //! operations; the timing is the machine's. Every failure prints the
 //! command that runs the same schedule again.
+//!
+//! Nothing outlives a run: the nodes die with it, and the cluster's drop
+//! (normal end, error, Ctrl-C or SIGTERM, which every wait checks) and, when
+//! panics abort, the panic hook unmount the disks, detach their loop
+//! devices and remove their cgroups.
 
 mod client;
 mod cluster;
+mod disk;
 mod proxy;
 mod workload;
 
@@ -72,6 +80,70 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
         .ok_or_else(|| format!("'{text}' is not a duration of at most a week (90, 90s, 30m, 2h)"))
 }
 
+/// How often a wait looks for an interrupt.
+const INTERRUPT_POLL: Duration = Duration::from_millis(50);
+/// A disk fault lasts from `DISK_FAULT_MS_MIN` for up to `DISK_FAULT_MS_SPAN`
+/// more: long enough for many slow fsyncs, or for writes to pile up
+/// against a full disk.
+const DISK_FAULT_MS_MIN: u64 = 1000;
+const DISK_FAULT_MS_SPAN: u64 = 3000;
+/// A slow disk takes `SLOW_DISK_IOPS_MIN` to `SLOW_DISK_IOPS_MIN +
+/// SLOW_DISK_IOPS_SPAN - 1` writes a second: an fsync then takes tens to
+/// hundreds of milliseconds.
+const SLOW_DISK_IOPS_MIN: u64 = 3;
+const SLOW_DISK_IOPS_SPAN: u64 = 18;
+
+/// Set by SIGINT or SIGTERM; every wait of the run checks it.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_interrupt(_signal: libc::c_int) {
+    if INTERRUPTED.swap(true, Ordering::SeqCst) {
+        // A second interrupt: the teardown is stuck, leave at once.
+        // SAFETY: _exit is async-signal-safe.
+        unsafe { libc::_exit(130) }
+    }
+}
+
+/// Whether the run was asked to stop (Ctrl-C, SIGTERM).
+pub(crate) fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
+
+/// Sleeps for `duration`, or less if the run is interrupted.
+fn nap(duration: Duration) -> Result<(), String> {
+    let deadline = Instant::now() + duration;
+    loop {
+        if interrupted() {
+            return Err("interrupted".into());
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return Ok(());
+        }
+        thread::sleep((deadline - now).min(INTERRUPT_POLL));
+    }
+}
+
+/// Ctrl-C and SIGTERM stop the run through its ordinary exits, so that the
+/// nodes are stopped and the disks torn down; when panics abort (release
+/// builds), the panic hook tears the disks down itself.
+fn catch_interrupts() {
+    let handler = on_interrupt as extern "C" fn(libc::c_int) as libc::sighandler_t;
+    // SAFETY: the handler only touches an atomic (and calls _exit).
+    unsafe {
+        libc::signal(libc::SIGINT, handler);
+        libc::signal(libc::SIGTERM, handler);
+    }
+    #[cfg(panic = "abort")]
+    {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            previous(info);
+            disk::teardown_all();
+        }));
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Fault {
     /// SIGKILL a node (the primary half the time), restart it a little later.
@@ -88,6 +160,12 @@ pub enum Fault {
     /// Two of kill, pause and partition at once: one on the primary, one
     /// on another node (the arbiter included).
     Double,
+    /// Throttle a data node's disk to a few writes a second (the primary
+    /// half the time), then lift it. Needs root.
+    SlowDisk,
+    /// Fill a data node's file system (the primary half the time), then
+    /// free it. Needs root.
+    DiskFull,
 }
 
 /// The faults `double` combines.
@@ -101,7 +179,13 @@ impl Fault {
             Fault::Partition => "partition",
             Fault::LagKill => "lag-kill",
             Fault::Double => "double",
+            Fault::SlowDisk => "slow-disk",
+            Fault::DiskFull => "disk-full",
         }
+    }
+
+    fn on_disk(self) -> bool {
+        matches!(self, Fault::SlowDisk | Fault::DiskFull)
     }
 }
 
@@ -127,7 +211,9 @@ pub struct ChaosOptions {
     /// Safeness level of the cluster.
     #[arg(long, default_value = "2-safe", value_parser = ["1-safe", "2-safe", "2-safe-committed", "very-safe"])]
     pub safeness: String,
-    /// The faults to inject (comma-separated).
+    /// The faults to inject (comma-separated). slow-disk and disk-full
+    /// give every data node a file system on a loop device and a
+    /// block-I/O cgroup of its own: they need root, mkfs.ext4 and losetup.
     #[arg(
         long,
         value_delimiter = ',',
@@ -152,6 +238,8 @@ pub struct ChaosOptions {
 struct Injected {
     fault: Fault,
     target: String,
+    /// How hard, when the fault has a degree (e.g. a slow disk's IOPS).
+    detail: Option<String>,
     started: Instant,
     ended: Instant,
 }
@@ -161,6 +249,7 @@ pub fn run(options: ChaosOptions) -> ExitCode {
         std::collections::hash_map::RandomState::new().hash_one(std::time::SystemTime::now())
     });
     let repro = repro_command(&options, seed);
+    catch_interrupts();
     match chaos(&options, seed) {
         Ok(report) if report.passed => {
             print!("{}", report.text);
@@ -215,6 +304,10 @@ fn chaos(options: &ChaosOptions, seed: u64) -> Result<Report, String> {
     if !(1..=64).contains(&options.clients) || options.duration.is_zero() {
         return Err("--clients must be 1 to 64 and --duration at least 1s".into());
     }
+    let real_disks = options.faults.iter().any(|f| f.on_disk());
+    if real_disks {
+        disk::check_requirements()?;
+    }
     let dir = match &options.dir {
         Some(dir) => dir.clone(),
         None => std::env::temp_dir().join(format!("daisy-chaos-{}-{seed}", std::process::id())),
@@ -252,7 +345,7 @@ fn chaos(options: &ChaosOptions, seed: u64) -> Result<Report, String> {
         options.duration.as_secs(),
         dir.display()
     );
-    let mut cluster = Cluster::start(&dir, options.nodes, spares, &flags)?;
+    let mut cluster = Cluster::start(&dir, options.nodes, spares, &flags, real_disks)?;
     cluster.settle(SETTLE_TIMEOUT)?;
     let start = Instant::now();
     let ports: Vec<(String, u16)> = cluster
@@ -268,8 +361,9 @@ fn chaos(options: &ChaosOptions, seed: u64) -> Result<Report, String> {
         start,
         stop.clone(),
     );
-    let injected = inject(&mut cluster, options, seed, start)?;
+    let injected = inject(&mut cluster, options, seed, start);
     stop.store(true, Ordering::Relaxed);
+    let injected = injected?;
     let mut history = workload.finish();
     let epochs = watch.finish();
     cluster.heal()?;
@@ -291,16 +385,16 @@ fn inject(
     let end = start + options.duration;
     let mut injected = Vec::new();
     if options.faults.is_empty() {
-        thread::sleep(end.saturating_duration_since(Instant::now()));
+        nap(end.saturating_duration_since(Instant::now()))?;
         return Ok(injected);
     }
     loop {
         let quiet = Duration::from_millis(700 + random.below(1300));
         if Instant::now() + quiet >= end {
-            thread::sleep(end.saturating_duration_since(Instant::now()));
+            nap(end.saturating_duration_since(Instant::now()))?;
             return Ok(injected);
         }
-        thread::sleep(quiet);
+        nap(quiet)?;
         let fault = options.faults[random.below(options.faults.len() as u64) as usize];
         let primary = cluster.serving().map(|(i, _)| i);
         let data: Vec<usize> = cluster.data_nodes().map(|(i, _)| i).collect();
@@ -311,6 +405,8 @@ fn inject(
             Fault::Pause | Fault::LagKill | Fault::Double => primary.unwrap_or(data[0]),
             Fault::Partition if random.below(2) == 0 => primary.unwrap_or(any),
             Fault::Partition => any,
+            Fault::SlowDisk | Fault::DiskFull if random.below(2) == 0 => primary.unwrap_or(data[0]),
+            Fault::SlowDisk | Fault::DiskFull => data[random.below(data.len() as u64) as usize],
         };
         let others: Vec<usize> = data.iter().copied().filter(|&i| i != target).collect();
         let lagging = others[random.below(others.len() as u64) as usize];
@@ -320,10 +416,18 @@ fn inject(
             (SIMPLE_FAULTS[random.below(3) as usize], target),
             (SIMPLE_FAULTS[random.below(3) as usize], second),
         ];
-        let lasting = Duration::from_millis(300 + random.below(1200));
+        let mut lasting = Duration::from_millis(300 + random.below(1200));
+        if fault.on_disk() {
+            lasting = Duration::from_millis(DISK_FAULT_MS_MIN + random.below(DISK_FAULT_MS_SPAN));
+        }
+        let write_iops = match fault {
+            Fault::SlowDisk => SLOW_DISK_IOPS_MIN + random.below(SLOW_DISK_IOPS_SPAN),
+            _ => 0,
+        };
         // A lag-kill's fault, for the unavailability it causes, is the kill.
         let mut started = Instant::now();
         let mut name = cluster.nodes[target].name.clone();
+        let mut detail = None;
         match fault {
             Fault::Kill | Fault::Pause | Fault::Partition => start_fault(cluster, fault, target),
             Fault::Double => {
@@ -339,22 +443,29 @@ fn inject(
             Fault::LagKill => {
                 cluster.cut_between(target, lagging, true);
                 let left = cluster.wait_out_of_sync(target, lagging, LAG_TIMEOUT);
-                let _ = write!(
-                    name,
-                    " (cut from {}, {})",
+                detail = Some(format!(
+                    "cut from {}, {}",
                     cluster.nodes[lagging].name,
                     if left {
                         "which left the in-sync set"
                     } else {
                         "which did not leave the in-sync set in time"
                     }
-                );
-                thread::sleep(Duration::from_millis(200 + random.below(300)));
+                ));
+                nap(Duration::from_millis(200 + random.below(300)))?;
                 started = Instant::now();
                 cluster.kill(target);
             }
+            Fault::SlowDisk => {
+                cluster.slow_disk(target, write_iops)?;
+                detail = Some(format!("{write_iops} writes/s"));
+            }
+            Fault::DiskFull => {
+                let filler = cluster.fill_disk(target)?;
+                detail = Some(format!("filler {} MiB", filler >> 20));
+            }
         }
-        thread::sleep(lasting);
+        nap(lasting)?;
         match fault {
             Fault::Kill | Fault::Pause | Fault::Partition => stop_fault(cluster, fault, target)?,
             Fault::Double => {
@@ -366,10 +477,12 @@ fn inject(
                 cluster.restart(target)?;
                 cluster.cut_between(target, lagging, false);
             }
+            Fault::SlowDisk | Fault::DiskFull => cluster.heal_disk(target)?,
         }
         injected.push(Injected {
             fault,
             target: name,
+            detail,
             started,
             ended: Instant::now(),
         });
@@ -382,7 +495,9 @@ fn start_fault(cluster: &mut Cluster, fault: Fault, target: usize) {
         Fault::Kill => cluster.kill(target),
         Fault::Pause => cluster.pause(target),
         Fault::Partition => cluster.isolate(target, true),
-        Fault::LagKill | Fault::Double => unreachable!("{fault:?} is not a simple fault"),
+        Fault::LagKill | Fault::Double | Fault::SlowDisk | Fault::DiskFull => {
+            unreachable!("{fault:?} is not a simple fault")
+        }
     }
 }
 
@@ -392,7 +507,9 @@ fn stop_fault(cluster: &mut Cluster, fault: Fault, target: usize) -> Result<(), 
         Fault::Kill => cluster.restart(target)?,
         Fault::Pause => cluster.resume(target),
         Fault::Partition => cluster.isolate(target, false),
-        Fault::LagKill | Fault::Double => unreachable!("{fault:?} is not a simple fault"),
+        Fault::LagKill | Fault::Double | Fault::SlowDisk | Fault::DiskFull => {
+            unreachable!("{fault:?} is not a simple fault")
+        }
     }
     Ok(())
 }
@@ -470,16 +587,26 @@ fn report(
     );
     let _ = writeln!(text, "faults injected: {}", injected.len());
     let mut by_fault: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+    // Writes begun during each kind of fault: acknowledged, failed,
+    // unknown, and how long the faults of that kind lasted.
+    let mut during: BTreeMap<&str, (usize, usize, usize, Duration)> = BTreeMap::new();
     for fault in injected {
         let since = fault.started.duration_since(start).as_micros() as u64;
         let first_ok = workload::first_write_ok_after(history, since)
             .map(|us| us.saturating_sub(since) as f64 / 1000.0);
+        let until = fault.ended.duration_since(start).as_micros() as u64;
+        let (acknowledged, failed, unknown) = workload::writes_during(history, since, until);
         let _ = writeln!(
             text,
-            "  at {:>6.1} s: {} {} for {} ms; next acknowledged write {}",
+            "  at {:>6.1} s: {} {}{} for {} ms; next acknowledged write {}; \
+             writes begun during it: {acknowledged} ok, {failed} failed, {unknown} unknown",
             since as f64 / 1e6,
             fault.fault.name(),
             fault.target,
+            fault
+                .detail
+                .as_ref()
+                .map_or(String::new(), |d| format!(" ({d})")),
             fault.ended.duration_since(fault.started).as_millis(),
             first_ok.map_or("none".to_string(), |ms| format!(
                 "{ms:.0} ms after it began"
@@ -489,6 +616,11 @@ fn report(
             .entry(fault.fault.name())
             .or_default()
             .push(first_ok.unwrap_or(f64::NAN));
+        let sums = during.entry(fault.fault.name()).or_default();
+        sums.0 += acknowledged;
+        sums.1 += failed;
+        sums.2 += unknown;
+        sums.3 += fault.ended.duration_since(fault.started);
     }
     let _ = writeln!(
         text,
@@ -503,12 +635,16 @@ fn report(
                 .copied()
                 .unwrap_or(f64::NAN)
         };
+        let (acknowledged, failed, unknown, lasted) = during[name];
         let _ = writeln!(
             text,
-            "  {name}: {} times; first acknowledged write after it: p50 {:.0} ms, max {:.0} ms",
+            "  {name}: {} times; first acknowledged write after it: p50 {:.0} ms, max {:.0} ms; \
+             while they lasted ({:.1} s): {acknowledged} writes acknowledged ({:.0}/s), {failed} failed, {unknown} unknown",
             waits.len(),
             percentile(0.5),
-            percentile(1.0)
+            percentile(1.0),
+            lasted.as_secs_f64(),
+            acknowledged as f64 / lasted.as_secs_f64().max(0.001),
         );
     }
     let mut seen: Vec<String> = epochs.iter().map(|(e, n)| format!("{e}:{n}")).collect();

@@ -458,3 +458,31 @@ pub fn first_write_ok_after(history: &History, since_us: u64) -> Option<u64> {
         .map(|e| e.completed_us)
         .min()
 }
+
+/// Writes invoked in `from_us..to_us`: (acknowledged, failed, unknown).
+/// A compare-and-set that found another value wrote nothing and is not
+/// counted.
+pub fn writes_during(history: &History, from_us: u64, to_us: u64) -> (usize, usize, usize) {
+    let mut counts = (0, 0, 0);
+    let writes = history.events.iter().filter(|e| {
+        (from_us..to_us).contains(&e.invoked_us)
+            && e.process != FINAL_READER
+            && matches!(
+                e.op,
+                Op::Write { .. }
+                    | Op::Cas { .. }
+                    | Op::Add { .. }
+                    | Op::Incr { .. }
+                    | Op::Append { .. }
+            )
+    });
+    for event in writes {
+        match event.outcome {
+            Outcome::Written | Outcome::Counted(_) | Outcome::Swapped(true) => counts.0 += 1,
+            Outcome::Failed => counts.1 += 1,
+            Outcome::Unknown => counts.2 += 1,
+            _ => {}
+        }
+    }
+    counts
+}

@@ -1,7 +1,7 @@
 //! The primary's side: the peer listener, one sender and one
 //! acknowledgement reader per secondary, and the watch for a newer epoch.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::io;
 use std::path::PathBuf;
 use std::rc::Rc;
@@ -103,7 +103,16 @@ async fn serve_peer(node: &Rc<RefCell<Node>>, stream: TcpStream) -> io::Result<(
         Start::Truncate { keep_through } => keep_through + 1,
         Start::FullSync { snapshot_lsn, .. } => snapshot_lsn + 1,
     };
-    let acks = tokio::task::spawn_local(read_acks(node.clone(), reader, id.clone(), session));
+    // The newest LSN written to this secondary's connection, shared with
+    // the task that reads its acknowledgements.
+    let sent_lsn = Rc::new(Cell::new(from_lsn.saturating_sub(1)));
+    let acks = tokio::task::spawn_local(read_acks(
+        node.clone(),
+        reader,
+        id.clone(),
+        session,
+        sent_lsn.clone(),
+    ));
     let result = async {
         wire::write_message(&mut writer, &ToSecondary::Welcome(welcome), LINK_TIMEOUT).await?;
         if let Some(path) = snapshot {
@@ -117,7 +126,16 @@ async fn serve_peer(node: &Rc<RefCell<Node>>, stream: TcpStream) -> io::Result<(
                 p.syncing = false;
             }
         }
-        send_records(node, &mut writer, from_lsn, &id, session, generation).await
+        send_records(
+            node,
+            &mut writer,
+            from_lsn,
+            &id,
+            session,
+            generation,
+            &sent_lsn,
+        )
+        .await
     }
     .await;
     acks.abort();
@@ -335,6 +353,7 @@ async fn send_records(
     id: &str,
     session: u64,
     generation: u64,
+    sent_lsn: &Cell<u64>,
 ) -> io::Result<()> {
     let mut disk_reader: Option<LogReader> = None;
     let mut last_sent = tokio::time::Instant::now();
@@ -448,6 +467,7 @@ async fn send_records(
                 records: batch,
             };
             wire::write_message(writer, &records, limit).await?;
+            sent_lsn.set(next - 1);
             last_sent = tokio::time::Instant::now();
             sent_commit = commit_lsn;
             continue;
@@ -494,7 +514,19 @@ async fn send_records(
     }
 }
 
-async fn read_acks(node: Rc<RefCell<Node>>, mut reader: OwnedReadHalf, id: String, session: u64) {
+/// Records the secondary's acknowledgements. An acknowledgement that adds
+/// nothing while records sent to it wait is no sign of life: a secondary
+/// whose disk refuses writes (full, failing) goes on acknowledging its old
+/// LSN every heartbeat, and if that counted, the primary would never find
+/// it silent nor drop it from the in-sync set, and 2-safe writes would
+/// wait for its disk for as long as the disk refuses.
+async fn read_acks(
+    node: Rc<RefCell<Node>>,
+    mut reader: OwnedReadHalf,
+    id: String,
+    session: u64,
+    sent_lsn: Rc<Cell<u64>>,
+) {
     loop {
         let message: io::Result<ToPrimary> =
             wire::read_message(&mut reader, FRAME_BYTES_MAX, LINK_TIMEOUT).await;
@@ -519,8 +551,20 @@ async fn read_acks(node: Rc<RefCell<Node>>, mut reader: OwnedReadHalf, id: Strin
                 {
                     return;
                 }
+                let before = repl
+                    .tracker
+                    .get_mut(&id)
+                    .map(|p| (p.received_lsn, p.last_ack_ms));
                 repl.tracker
                     .acknowledge(&id, received_lsn, applied_lsn, now_ms());
+                let stuck = before.is_some_and(|(received_before, _)| {
+                    received_lsn <= received_before && received_lsn < sent_lsn.get()
+                });
+                if let (true, Some((_, last_ack_ms)), Some(p)) =
+                    (stuck, before, repl.tracker.get_mut(&id))
+                {
+                    p.last_ack_ms = last_ack_ms;
+                }
                 repl.changed.notify_waiters();
             }
             Ok(other) => {
