@@ -115,14 +115,15 @@ impl Drop for Disk {
     }
 }
 
-/// Two data nodes and an arbiter at 2-safe; n2's data on `disk`.
+/// Two data nodes and an arbiter at 2-safe; the data of member `on_disk`
+/// (0 for n1, the first primary; 1 for n2) on `disk`.
 struct Cluster {
     ports: [u16; 2],
     processes: Vec<ServerProcess>,
 }
 
 impl Cluster {
-    fn start(root: &Path, disk: &Disk) -> Cluster {
+    fn start(root: &Path, disk: &Disk, on_disk: usize) -> Cluster {
         let ports = [free_port(), free_port()];
         let peers = [free_port(), free_port(), free_port()];
         let members = format!(
@@ -140,9 +141,16 @@ impl Cluster {
             "always",
         ];
         let mut processes = Vec::new();
+        let dir = |i: usize, name: &str| {
+            if i == on_disk {
+                disk.data_dir()
+            } else {
+                root.join(name)
+            }
+        };
         for (name, dir, port, peer, arbiter) in [
-            ("n1", root.join("n1"), ports[0], peers[0], false),
-            ("n2", disk.data_dir(), ports[1], peers[1], false),
+            ("n1", dir(0, "n1"), ports[0], peers[0], false),
+            ("n2", dir(1, "n2"), ports[1], peers[1], false),
             ("arb", root.join("arb"), peers[2], peers[2], true),
         ] {
             let peer_addr = format!("127.0.0.1:{peer}");
@@ -160,7 +168,12 @@ impl Cluster {
 
     /// n1's in-sync set, while it serves as primary.
     fn in_sync(&self) -> Option<String> {
-        let mut conn = RespConn::try_connect(self.ports[0], Duration::from_millis(300)).ok()?;
+        self.in_sync_of(0)
+    }
+
+    /// Member `i`'s in-sync set, while it serves as primary.
+    fn in_sync_of(&self, i: usize) -> Option<String> {
+        let mut conn = RespConn::try_connect(self.ports[i], Duration::from_millis(300)).ok()?;
         conn.set_read_timeout(Duration::from_millis(500)).ok()?;
         let Resp::Bulk(text) = conn.call(&["INFO", "replication"]).ok()? else {
             return None;
@@ -201,9 +214,14 @@ impl Cluster {
 
     /// A SET on n1, with a bound on the wait.
     fn set(&self, key: &str, value: &str, timeout: Duration) -> Option<Resp> {
-        let mut conn = RespConn::try_connect(self.ports[0], timeout).ok()?;
+        self.call(0, &["SET", key, value], timeout)
+    }
+
+    /// A command to member `i`, with a bound on the wait.
+    fn call(&self, i: usize, argv: &[&str], timeout: Duration) -> Option<Resp> {
+        let mut conn = RespConn::try_connect(self.ports[i], timeout).ok()?;
         conn.set_read_timeout(timeout).ok()?;
-        conn.call(&["SET", key, value]).ok()
+        conn.call(argv).ok()
     }
 }
 
@@ -215,7 +233,7 @@ fn a_secondary_with_a_full_disk_leaves_the_in_sync_set_and_writes_go_on() {
     }
     let root = temp_dir("full-secondary");
     let disk = Disk::new(&root, "n2");
-    let cluster = Cluster::start(&root, &disk);
+    let cluster = Cluster::start(&root, &disk, 1);
     // The cluster forms with n2 in the in-sync set: every write waits for it.
     cluster.wait_in_sync(true);
     for i in 0..50 {
@@ -248,6 +266,78 @@ fn a_secondary_with_a_full_disk_leaves_the_in_sync_set_and_writes_go_on() {
     cluster.wait_in_sync(true);
     let reply = cluster.set("after", "1", Duration::from_secs(5));
     assert_eq!(reply, Some(Resp::Simple(b"OK".to_vec())));
+    drop(cluster);
+    drop(disk);
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+fn a_primary_with_a_full_disk_is_replaced_by_its_in_sync_secondary() {
+    if !is_root() {
+        eprintln!("\n!!!! SKIPPED: filling a real disk needs root (mount, losetup) !!!!\n");
+        return;
+    }
+    let root = temp_dir("full-primary");
+    let disk = Disk::new(&root, "n1");
+    let cluster = Cluster::start(&root, &disk, 0);
+    cluster.wait_in_sync(true);
+    let ok = Some(Resp::Simple(b"OK".to_vec()));
+    for i in 0..50 {
+        let reply = cluster.set(&format!("before{i}"), "1", Duration::from_secs(5));
+        assert_eq!(reply, ok, "write {i}");
+    }
+    // n1 cannot write its log: it refuses writes (-MISCONF) and says so in
+    // its heartbeats; the coordinator hands the role to n2, which has
+    // every acknowledged write.
+    disk.fill();
+    let filled = Instant::now();
+    let mut i = 0;
+    let mut acknowledged_by_n1 = Vec::new();
+    let mut first_refused = None;
+    let served_after = loop {
+        i += 1;
+        // A client tries the primary it knows first, then the other node.
+        // n1's log's last block may still take a few records.
+        let key = format!("during{i}");
+        if cluster.call(0, &["SET", &key, "1"], Duration::from_millis(500)) == ok {
+            acknowledged_by_n1.push(key.clone());
+        } else {
+            first_refused.get_or_insert_with(Instant::now);
+        }
+        let reply = cluster.call(1, &["SET", &key, "1"], Duration::from_millis(500));
+        if reply == ok {
+            break filled.elapsed();
+        }
+        assert!(
+            filled.elapsed() < STALL_MAX,
+            "n2 took no write {STALL_MAX:?} after n1's disk filled up (last reply {reply:?}); n1's log:\n{}",
+            cluster.processes[0].log_tail(30)
+        );
+        std::thread::sleep(POLL);
+    };
+    eprintln!(
+        "n2 took writes {} ms after n1's disk filled up, {} ms after n1 first refused one",
+        served_after.as_millis(),
+        first_refused.map_or(0, |t: Instant| t.elapsed().as_millis())
+    );
+    let before = (0..50).map(|i| format!("before{i}"));
+    for key in before.chain(acknowledged_by_n1) {
+        let reply = cluster.call(1, &["GET", &key], Duration::from_secs(5));
+        assert_eq!(reply, Some(Resp::Bulk(b"1".to_vec())), "{key} on n2");
+    }
+    // With room again, n1 follows n2 and rejoins its in-sync set.
+    disk.empty();
+    let deadline = Instant::now() + SETTLE;
+    while !cluster
+        .in_sync_of(1)
+        .is_some_and(|s| s.split(',').any(|n| n == "n1"))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "n1 never rejoined n2's in-sync set"
+        );
+        std::thread::sleep(POLL);
+    }
     drop(cluster);
     drop(disk);
     let _ = std::fs::remove_dir_all(&root);
