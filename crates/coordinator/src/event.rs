@@ -39,11 +39,16 @@ pub enum EventKind {
         lost: Option<LsnRange>,
     },
     /// A node that came back from an older epoch set aside the `records`
-    /// it had that the primary of this epoch does not (in `divergent/` on
-    /// that node). At 1-safe these are exactly the acknowledged writes a
-    /// failover lost; `Promotion::lost` is only an estimate from the last
-    /// heartbeats. Above 1-safe none of them was acknowledged.
-    SetAside { node: NodeId, records: LsnRange },
+    /// it had that the primary of epoch `against` does not (in
+    /// `divergent/` on that node). At 1-safe these are exactly the
+    /// acknowledged writes a failover lost; `Promotion::lost` is only an
+    /// estimate from the last heartbeats. Above 1-safe none of them was
+    /// acknowledged. Recorded at the epoch the map is at when it commits.
+    SetAside {
+        node: NodeId,
+        against: u64,
+        records: LsnRange,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

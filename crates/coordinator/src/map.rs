@@ -283,22 +283,22 @@ impl ClusterMap {
                 records.first_lsn, records.last_lsn, self.fragment.epoch
             )));
         }
-        self.record_at(epoch, EventKind::SetAside { node, records });
+        self.record(EventKind::SetAside {
+            node,
+            against: epoch,
+            records,
+        });
         Ok(self.fragment.epoch)
     }
 
     fn record(&mut self, kind: EventKind) {
-        self.record_at(self.fragment.epoch, kind);
-    }
-
-    fn record_at(&mut self, epoch: u64, kind: EventKind) {
         self.last_event_seq += 1;
         if self.events.len() == EVENT_LOG_MAX {
             self.events.pop_front();
         }
         self.events.push_back(Event {
             seq: self.last_event_seq,
-            epoch,
+            epoch: self.fragment.epoch,
             kind,
         });
     }

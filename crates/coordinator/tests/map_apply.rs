@@ -507,14 +507,34 @@ fn a_set_aside_is_recorded_at_its_epoch_and_changes_nothing_else() {
     assert_eq!(map.apply(&set_aside(1, 2)), Ok(2));
     assert_eq!(map.fragment, fragment);
     let event = map.events.back().expect("an event");
-    assert_eq!(
-        (event.epoch, &event.kind),
-        (2, &EventKind::SetAside { node: 1, records })
-    );
+    let kind = EventKind::SetAside {
+        node: 1,
+        against: 2,
+        records,
+    };
+    assert_eq!((event.epoch, &event.kind), (2, &kind));
+    // One that commits after a later promotion is recorded at the map's
+    // epoch, naming the epoch it was set aside against: the log stays in
+    // order.
+    let rejoined = Command::SetRole {
+        node: 1,
+        role: Role::InSync,
+        expected_epoch: 2,
+    };
+    assert_eq!(map.apply(&rejoined), Ok(2));
+    assert_eq!(map.apply(&failover(1, 2)), Ok(3));
+    assert_eq!(map.apply(&set_aside(2, 2)), Ok(3));
+    let event = map.events.back().expect("an event");
+    let kind = EventKind::SetAside {
+        node: 2,
+        against: 2,
+        records,
+    };
+    assert_eq!((event.epoch, &event.kind), (3, &kind));
     let version = map.version;
     assert_eq!(map.apply(&set_aside(9, 2)), Err(Rejection::UnknownNode(9)));
     assert!(matches!(
-        map.apply(&set_aside(1, 3)),
+        map.apply(&set_aside(1, 4)),
         Err(Rejection::Invalid(_))
     ));
     let backwards = Command::RecordSetAside {

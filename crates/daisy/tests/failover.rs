@@ -1007,6 +1007,7 @@ fn the_records_a_one_safe_failover_lost_are_recorded_exactly() {
     let (serving, info) = cluster.wait_serving("at the end");
     let event = info.get("event0").cloned().unwrap_or_default();
     let range = event.split("records=").nth(1).unwrap_or_default();
+    let range = range.split(',').next().unwrap_or_default();
     let (first, last) = range.split_once('-').expect("a range");
     let (first, last): (u64, u64) = (first.parse().unwrap(), last.parse().unwrap());
     // Exactly the acknowledged writes the new primary lacks are recorded,

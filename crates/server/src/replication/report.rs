@@ -140,9 +140,13 @@ fn coordinator_info(
                 from.map_or("-".to_string(), name),
                 lost.as_ref().map_or("none".to_string(), range),
             ),
-            daisy_coordinator::EventKind::SetAside { node, records } => write!(
+            daisy_coordinator::EventKind::SetAside {
+                node,
+                against,
+                records,
+            } => write!(
                 text,
-                "event{index}:seq={},epoch={},set_aside_by={},records={}\r\n",
+                "event{index}:seq={},epoch={},set_aside_by={},records={},against_epoch={against}\r\n",
                 event.seq,
                 event.epoch,
                 name(*node),
