@@ -69,8 +69,6 @@ const PROPOSE_TIMEOUT: Duration = Duration::from_secs(3);
 const PUSH_TIMEOUT: Duration = Duration::from_millis(500);
 /// The most peer connections an agent serves at once.
 const CONNECTIONS_MAX: usize = 64;
-/// Unanswered heartbeats to one voter before the next ones are skipped.
-const HEARTBEATS_IN_FLIGHT_MAX: usize = 3;
 
 /// The agent's timings.
 #[derive(Clone, Debug)]
@@ -286,8 +284,6 @@ struct Agent {
     revocation_file: PathBuf,
     /// A failover, spare replacement or switch back is under way.
     busy: AtomicBool,
-    /// Heartbeats sent to each voter and not answered yet.
-    heartbeats_in_flight: Mutex<HashMap<NodeId, usize>>,
 }
 
 impl Agent {
@@ -359,7 +355,6 @@ impl Agent {
             leader,
             revocation_file: dir.join(REVOCATION_FILE),
             busy: AtomicBool::new(false),
-            heartbeats_in_flight: Mutex::new(HashMap::new()),
         });
         let handle = AgentHandle {
             me,
@@ -724,13 +719,6 @@ impl Agent {
         };
         let timeout = Duration::from_millis(self.timing.lease_ms.max(10));
         for &voter in &self.voters {
-            // A voter that answers none of the last few (paused, or on a
-            // stalled link) gets no more until one returns: each one in
-            // flight holds a connection, and a stopped process's listen
-            // queue would take them all and flood it when it resumes.
-            if !self.heartbeat_sent(voter) {
-                continue;
-            }
             let agent = self.clone();
             let request = AgentRequest::Heartbeat {
                 report: report.clone(),
@@ -739,34 +727,8 @@ impl Agent {
             };
             tokio::spawn(async move {
                 let answer = agent.call(voter, request, timeout).await;
-                agent.heartbeat_returned(voter);
                 agent.heard(voter, lease, answer);
             });
-        }
-    }
-
-    /// Counts a heartbeat to `voter` as sent, unless
-    /// `HEARTBEATS_IN_FLIGHT_MAX` are already unanswered.
-    fn heartbeat_sent(&self, voter: NodeId) -> bool {
-        let mut in_flight = self
-            .heartbeats_in_flight
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        let count = in_flight.entry(voter).or_insert(0);
-        if *count >= HEARTBEATS_IN_FLIGHT_MAX {
-            return false;
-        }
-        *count += 1;
-        true
-    }
-
-    fn heartbeat_returned(&self, voter: NodeId) {
-        let mut in_flight = self
-            .heartbeats_in_flight
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        if let Some(count) = in_flight.get_mut(&voter) {
-            *count = count.saturating_sub(1);
         }
     }
 
