@@ -106,6 +106,19 @@
 //! only. `Bug` breaks the model on purpose, and tests check that each
 //! break is caught.
 //!
+//! Open, found with every fault (seed 4613 of 10 000, `OPEN_FAULT_SEED`):
+//! a primary that crashes after shipping a record it had not made durable
+//! and restarts still primary at the same epoch writes another record at
+//! that LSN and epoch. The restart floor cuts back the secondaries that
+//! handshake with the restarted process, but not a member that was away
+//! and holds the first record: promoted later, it and a secondary holding
+//! the second one agree by their histories, and their logs differ for
+//! good. `DAISY_SIM_FIX=restart-at-new-epoch` tries the proposed fix (a
+//! node that restarts as primary writes nothing at its old epoch: the map
+//! promotes it again at the next one, or another node is failed over to);
+//! the seed then passes, and so do 10 000 seeds (the restart floor is
+//! then never needed, so `NoRestartFloor` goes unnoticed).
+//!
 //! Not simulated: snapshots and full syncs (logs are kept whole), warm
 //! standbys, the detector's own switch-back trigger (it orders the same
 //! switchover the operator's command starts here), the uncoordinated
@@ -225,6 +238,17 @@ enum Bug {
     HandoverBeforeCaughtUp,
 }
 
+/// A fix of the server proposed and tried in the model (not in the server).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fix {
+    None,
+    /// A node that restarts as primary never writes at its old epoch: it
+    /// asks the map to promote it again, at the next epoch (a change to
+    /// `ClusterMap::apply`, modelled here by the oracle), or waits for the
+    /// failover.
+    RestartAtNewEpoch,
+}
+
 /// Which faults the seed chooses among.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Faults {
@@ -326,6 +350,11 @@ enum Message {
     },
     SwitchoverAnswered {
         outcome: Commit,
+    },
+    /// `Fix::RestartAtNewEpoch`: a restarted primary asks to be promoted
+    /// again, fenced by its epoch.
+    ProposeNewEpoch {
+        epoch: u64,
     },
     Hello {
         epoch: u64,
@@ -518,6 +547,8 @@ struct Node {
     switchover: Option<Switchover>,
     /// Since when this node's report says `log_failing`.
     log_failing_since: Option<u64>,
+    /// `Fix::RestartAtNewEpoch`: restarted as primary, not re-promoted yet.
+    awaits_new_epoch: bool,
 }
 
 fn name(id: NodeId) -> String {
@@ -634,6 +665,7 @@ struct Stats {
 
 struct Sim {
     bug: Bug,
+    fix: Fix,
     faults: Faults,
     level: Safeness,
     data: Vec<NodeId>,
@@ -693,6 +725,10 @@ impl Sim {
         }
         let mut sim = Sim {
             bug,
+            fix: match std::env::var("DAISY_SIM_FIX").as_deref() {
+                Ok("restart-at-new-epoch") => Fix::RestartAtNewEpoch,
+                _ => Fix::None,
+            },
             faults,
             level,
             data: data.clone(),
@@ -782,6 +818,7 @@ impl Sim {
             rebased: BTreeSet::new(),
             switchover: None,
             log_failing_since: None,
+            awaits_new_epoch: false,
         }
     }
 
@@ -1163,6 +1200,7 @@ impl Sim {
             Message::Propose { command, member } => self.decide_proposal(to, from, command, member),
             Message::Answered { member } => self.proposal_answered(to, member),
             Message::ProposeSwitchover { command } => self.decide_switchover(to, from, command),
+            Message::ProposeNewEpoch { epoch } => self.decide_new_epoch(to, from, epoch),
             Message::SwitchoverAnswered { outcome } => self.switchover_answered(to, outcome),
             Message::Hello {
                 epoch,
@@ -1229,6 +1267,8 @@ impl Sim {
             self.expire_held(id);
             self.release(id);
             self.switchover_tick(id);
+        } else if self.nodes[&id].awaits_new_epoch {
+            self.ask_new_epoch(id);
         } else {
             self.follow(id);
         }
@@ -1811,6 +1851,7 @@ impl Sim {
         node.restart_floor = None;
         node.sending.clear();
         node.switchover = None;
+        node.awaits_new_epoch = false;
         self.check_handover(id, epoch);
         self.note(format!(
             "n{id} takes office at epoch {epoch} after LSN {last_lsn}"
@@ -2005,7 +2046,14 @@ impl Sim {
         if !node.data {
             return;
         }
-        node.acting = if node.primary_id == id {
+        // The proposed fix of the open fault (seed 4613): a node that
+        // restarts as primary does not write again at its old epoch; it
+        // waits, as a secondary, for the map to name a primary at a newer
+        // one, and asks the leader to re-promote it.
+        let waits = self.fix == Fix::RestartAtNewEpoch;
+        let node = self.node(id);
+        node.awaits_new_epoch = waits && node.primary_id == id;
+        node.acting = if node.primary_id == id && !waits {
             Acting::Primary
         } else {
             Acting::Secondary
@@ -2150,6 +2198,39 @@ impl Sim {
         };
         let answer = Message::SwitchoverAnswered { outcome };
         self.send(leader, from, Lane::Coordinator, answer);
+    }
+
+    /// `Fix::RestartAtNewEpoch`: every heartbeat until the map names this
+    /// node or another primary at a newer epoch.
+    fn ask_new_epoch(&mut self, id: NodeId) {
+        let node = &self.nodes[&id];
+        let epoch = node.epoch;
+        let newer = node.map.fragment.epoch > epoch;
+        if newer {
+            self.node(id).awaits_new_epoch = false;
+            self.follow_map(id);
+            return;
+        }
+        if let Some(leader) = self.leader {
+            let message = Message::ProposeNewEpoch { epoch };
+            self.send(id, leader, Lane::Coordinator, message);
+        }
+    }
+
+    /// The proposed map change: the primary at `epoch` is promoted again
+    /// at the next epoch (the real `apply` refuses to promote the primary).
+    fn decide_new_epoch(&mut self, leader: NodeId, from: NodeId, epoch: u64) {
+        let fragment = &self.committed.fragment;
+        let current = fragment.primary == Some(from) && fragment.epoch == epoch;
+        if self.leader != Some(leader) || !self.majority_linked(leader) || !current {
+            return;
+        }
+        self.committed.fragment.epoch += 1;
+        self.committed.version += 1;
+        let epoch = self.committed.fragment.epoch;
+        self.causes.insert(epoch, PromotionCause::Failover);
+        self.note(format!("committed n{from} primary again at epoch {epoch}"));
+        self.push_map(leader);
     }
 
     /// `complete_switchover`: committed, the old primary steps down and
@@ -2899,6 +2980,28 @@ fn handing_over_before_the_target_has_every_record_is_caught() {
         Bug::HandoverBeforeCaughtUp,
         &["by a switchover from", "a switchover loses nothing"],
     );
+}
+
+/// The seed that found the open fault (module doc): it fails, by a replica
+/// holding another record than the primary's below the commit watermark,
+/// until the server's fix; and passes with the fix modelled.
+const OPEN_FAULT_SEED: u64 = 4613;
+
+#[test]
+fn the_open_fault_seed_fails_and_passes_with_the_fix_modelled() {
+    let run = |fix| {
+        let mut sim = Sim::new(OPEN_FAULT_SEED, Bug::None, Faults::All);
+        sim.fix = fix;
+        sim.run()
+    };
+    let error = run(Fix::None).expect_err("the open fault is fixed: move its seed to FAULT_SEEDS");
+    assert!(
+        error.contains("at or below the commit watermark"),
+        "{error}"
+    );
+    if let Err(error) = run(Fix::RestartAtNewEpoch) {
+        panic!("the fix modelled does not make seed {OPEN_FAULT_SEED} pass: {error}");
+    }
 }
 
 /// The seeds that found two faults in the server, fixed since: a restarted
