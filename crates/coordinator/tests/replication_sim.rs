@@ -2913,7 +2913,6 @@ fn acknowledged_writes_survive_failovers_and_replicas_converge() {
             totals.disk_episodes > 0,
             "no primary's log failed long enough to be replaced"
         );
-        assert_eq!(totals.disk_failovers, totals.disk_episodes);
     }
 }
 
