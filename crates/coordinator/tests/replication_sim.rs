@@ -2619,25 +2619,25 @@ impl Sim {
     /// writes until it steps down).
     fn check_one_serving(&self) -> Result<(), String> {
         let now = self.now;
-        let serving: Vec<NodeId> = self
+        let serves = |id: &NodeId| {
+            let node = &self.nodes[id];
+            node.up
+                && node.acting == Acting::Primary
+                && node.switchover.is_none()
+                && node.holder.is_valid(node.epoch, now)
+        };
+        if self.data.iter().filter(|id| serves(id)).count() <= 1 {
+            return Ok(());
+        }
+        let serving: Vec<(NodeId, u64)> = self
             .data
             .iter()
-            .copied()
-            .filter(|id| {
-                let node = &self.nodes[id];
-                node.up
-                    && node.acting == Acting::Primary
-                    && node.switchover.is_none()
-                    && node.holder.is_valid(node.epoch, now)
-            })
+            .filter(|id| serves(id))
+            .map(|&id| (id, self.nodes[&id].epoch))
             .collect();
-        if serving.len() > 1 {
-            let epochs: Vec<u64> = serving.iter().map(|id| self.nodes[id].epoch).collect();
-            return Err(format!(
-                "two nodes serve at once: {serving:?} at epochs {epochs:?}"
-            ));
-        }
-        Ok(())
+        Err(format!(
+            "two nodes serve at once (node, epoch): {serving:?}"
+        ))
     }
 
     /// Invariant 1, for the writes acknowledged since the last check, or
@@ -2908,6 +2908,8 @@ fn acknowledged_writes_survive_failovers_and_replicas_converge() {
             "no node ever cut a divergent suffix"
         );
         assert!(totals.acknowledged > 0, "no write was ever acknowledged");
+    }
+    if seeds().len() >= 20 && faults_asked() == Faults::All {
         assert!(totals.switchovers > 0, "no switchover ever completed");
         assert!(
             totals.disk_episodes > 0,
