@@ -27,6 +27,10 @@ pub enum PromotionCause {
     Switchover,
     /// An operator's `promote`.
     Operator,
+    /// The primary itself, again, at the next epoch: it restarted, and the
+    /// records it shipped but had not made durable before the crash must
+    /// not share an epoch with the ones it writes now.
+    Restart,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -229,7 +229,23 @@ impl ClusterMap {
         self.data_node(node)?;
         let from = self.fragment.primary;
         if from == Some(node) {
-            return Err(Rejection::IsPrimary(node));
+            if cause != PromotionCause::Restart {
+                return Err(Rejection::IsPrimary(node));
+            }
+            // The same primary at the next epoch; every role stays.
+            self.fragment.epoch += 1;
+            self.record(EventKind::Promotion {
+                from,
+                to: node,
+                cause,
+                lost: None,
+            });
+            return Ok(self.fragment.epoch);
+        }
+        if cause == PromotionCause::Restart {
+            return Err(Rejection::Invalid(format!(
+                "node {node} is not the primary: only the primary is promoted again after a restart"
+            )));
         }
         let promotable = match self.fragment.role_of(node) {
             _ if from.is_none() => true,

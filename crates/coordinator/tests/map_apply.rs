@@ -548,3 +548,42 @@ fn a_set_aside_is_recorded_at_its_epoch_and_changes_nothing_else() {
     assert!(matches!(map.apply(&backwards), Err(Rejection::Invalid(_))));
     assert_eq!(map.version, version, "rejections change nothing");
 }
+
+#[test]
+fn a_restarted_primary_is_promoted_again_at_the_next_epoch() {
+    let mut map = pair();
+    let again = |node, expected_epoch| Command::Promote {
+        node,
+        expected_epoch,
+        cause: PromotionCause::Restart,
+        lost: None,
+    };
+    let fragment = map.fragment.clone();
+    assert_eq!(map.apply(&again(1, 1)), Ok(2));
+    assert_eq!(map.fragment.primary, Some(1));
+    assert_eq!(map.fragment.in_sync, fragment.in_sync, "every role stays");
+    let event = map.events.back().expect("an event");
+    assert_eq!(
+        (event.epoch, &event.kind),
+        (
+            2,
+            &EventKind::Promotion {
+                from: Some(1),
+                to: 1,
+                cause: PromotionCause::Restart,
+                lost: None,
+            }
+        )
+    );
+    let version = map.version;
+    assert!(matches!(
+        map.apply(&again(1, 1)),
+        Err(Rejection::StaleEpoch { .. })
+    ));
+    assert!(matches!(
+        map.apply(&again(2, 2)),
+        Err(Rejection::Invalid(_))
+    ));
+    assert_eq!(map.apply(&failover(1, 2)), Err(Rejection::IsPrimary(1)));
+    assert_eq!(map.version, version);
+}

@@ -106,18 +106,18 @@
 //! only. `Bug` breaks the model on purpose, and tests check that each
 //! break is caught.
 //!
-//! Open, found with every fault (seed 4613 of 10 000, `OPEN_FAULT_SEED`):
-//! a primary that crashes after shipping a record it had not made durable
-//! and restarts still primary at the same epoch writes another record at
-//! that LSN and epoch. The restart floor cuts back the secondaries that
-//! handshake with the restarted process, but not a member that was away
-//! and holds the first record: promoted later, it and a secondary holding
-//! the second one agree by their histories, and their logs differ for
-//! good. `DAISY_SIM_FIX=restart-at-new-epoch` tries the proposed fix (a
-//! node that restarts as primary writes nothing at its old epoch: the map
-//! promotes it again at the next one, or another node is failed over to);
-//! the seed then passes, and so do 10 000 seeds (the restart floor is
-//! then never needed, so `NoRestartFloor` goes unnoticed).
+//! Found with every fault (seed 4613 of 10 000, `RESTART_FAULT_SEED`), and
+//! fixed since: a primary that crashed after shipping a record it had not
+//! made durable and restarted still primary at the same epoch wrote
+//! another record at that LSN and epoch. The restart floor cut back the
+//! secondaries that handshook with the restarted process, but not a
+//! member that was away and held the first record: promoted later, it and
+//! a secondary holding the second one agreed by their histories, and
+//! their logs differed for good. A node that restarts as primary now
+//! writes nothing at its old epoch: it asks for `Promote { cause: Restart
+//! }`, which the real `ClusterMap::apply` commits at the next epoch, or
+//! another node is failed over to (`Bug::RestartAtOldEpoch` puts the old
+//! behaviour back).
 //!
 //! Not simulated: snapshots and full syncs (logs are kept whole), warm
 //! standbys, the detector's own switch-back trigger (it orders the same
@@ -222,10 +222,15 @@ enum Bug {
     /// The primary stops waiting for a silent in-sync secondary as soon
     /// as it proposes dropping it, before the map says so.
     DropEarly,
-    /// A node that restarts as primary resumes every secondary, even one
-    /// holding records shipped before the restart that the primary lost
-    /// (the server before `restart_floor`).
+    /// A node that restarts as primary serves again at its old epoch and
+    /// resumes every secondary, even one holding records shipped before the
+    /// restart that the primary lost (the server before `restart_floor` and
+    /// before restarting at a new epoch).
     NoRestartFloor,
+    /// A node that restarts as primary serves again at its old epoch; only
+    /// the restart floor protects the secondaries that handshake with it
+    /// (the server before restarting at a new epoch).
+    RestartAtOldEpoch,
     /// A node named primary takes office only at an epoch above its own,
     /// so one that a peer told the new epoch first never serves.
     OfficeOnlyAboveOwnEpoch,
@@ -236,17 +241,6 @@ enum Bug {
     /// before it has acknowledged them: the target may take office
     /// without every record.
     HandoverBeforeCaughtUp,
-}
-
-/// A fix of the server proposed and tried in the model (not in the server).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Fix {
-    None,
-    /// A node that restarts as primary never writes at its old epoch: it
-    /// asks the map to promote it again, at the next epoch (a change to
-    /// `ClusterMap::apply`, modelled here by the oracle), or waits for the
-    /// failover.
-    RestartAtNewEpoch,
 }
 
 /// Which faults the seed chooses among.
@@ -351,8 +345,8 @@ enum Message {
     SwitchoverAnswered {
         outcome: Commit,
     },
-    /// `Fix::RestartAtNewEpoch`: a restarted primary asks to be promoted
-    /// again, fenced by its epoch.
+    /// A restarted primary asks to be promoted again, fenced by its epoch
+    /// (`Promote { cause: Restart }`).
     ProposeNewEpoch {
         epoch: u64,
     },
@@ -547,7 +541,8 @@ struct Node {
     switchover: Option<Switchover>,
     /// Since when this node's report says `log_failing`.
     log_failing_since: Option<u64>,
-    /// `Fix::RestartAtNewEpoch`: restarted as primary, not re-promoted yet.
+    /// Restarted as primary, not promoted again yet (`restarted` in
+    /// `coordination.rs`).
     awaits_new_epoch: bool,
 }
 
@@ -665,7 +660,6 @@ struct Stats {
 
 struct Sim {
     bug: Bug,
-    fix: Fix,
     faults: Faults,
     level: Safeness,
     data: Vec<NodeId>,
@@ -725,10 +719,6 @@ impl Sim {
         }
         let mut sim = Sim {
             bug,
-            fix: match std::env::var("DAISY_SIM_FIX").as_deref() {
-                Ok("restart-at-new-epoch") => Fix::RestartAtNewEpoch,
-                _ => Fix::None,
-            },
             faults,
             level,
             data: data.clone(),
@@ -1705,8 +1695,23 @@ impl Sim {
             .get_mut(&from_name)
             .is_some_and(|p| p.session == session && p.connected);
         if current {
+            // `read_acks` in `primary.rs`: an acknowledgement that adds
+            // nothing while records sent to the secondary wait is no sign
+            // of life (a full disk acknowledges its old LSN every 100 ms).
+            let sent = node.sending.get(&from).map_or(0, |s| s.next_lsn.saturating_sub(1));
+            let before = node
+                .tracker
+                .get_mut(&from_name)
+                .map(|p| (p.received_lsn, p.last_ack_ms));
             node.tracker
                 .acknowledge(&from_name, received_lsn, applied_lsn, now);
+            if let Some((received_before, last_ack_ms)) = before {
+                if received_lsn <= received_before && received_lsn < sent {
+                    if let Some(progress) = node.tracker.get_mut(&from_name) {
+                        progress.last_ack_ms = last_ack_ms;
+                    }
+                }
+            }
             self.release(id);
             self.switchover_tick(id);
         }
@@ -2046,11 +2051,10 @@ impl Sim {
         if !node.data {
             return;
         }
-        // The proposed fix of the open fault (seed 4613): a node that
-        // restarts as primary does not write again at its old epoch; it
-        // waits, as a secondary, for the map to name a primary at a newer
-        // one, and asks the leader to re-promote it.
-        let waits = self.fix == Fix::RestartAtNewEpoch;
+        // A node that restarts as primary does not write again at its old
+        // epoch; it waits, as a secondary, for the map to name a primary at
+        // a newer one, and asks the leader to promote it again.
+        let waits = !matches!(self.bug, Bug::RestartAtOldEpoch | Bug::NoRestartFloor);
         let node = self.node(id);
         node.awaits_new_epoch = waits && node.primary_id == id;
         node.acting = if node.primary_id == id && !waits {
@@ -2200,7 +2204,7 @@ impl Sim {
         self.send(leader, from, Lane::Coordinator, answer);
     }
 
-    /// `Fix::RestartAtNewEpoch`: every heartbeat until the map names this
+    /// A restarted primary: every heartbeat until the map names this
     /// node or another primary at a newer epoch.
     fn ask_new_epoch(&mut self, id: NodeId) {
         let node = &self.nodes[&id];
@@ -2217,18 +2221,22 @@ impl Sim {
         }
     }
 
-    /// The proposed map change: the primary at `epoch` is promoted again
-    /// at the next epoch (the real `apply` refuses to promote the primary).
+    /// `Promote { from, epoch, Restart }` through the real `apply`: the
+    /// primary at `epoch` again, at the next epoch.
     fn decide_new_epoch(&mut self, leader: NodeId, from: NodeId, epoch: u64) {
-        let fragment = &self.committed.fragment;
-        let current = fragment.primary == Some(from) && fragment.epoch == epoch;
-        if self.leader != Some(leader) || !self.majority_linked(leader) || !current {
+        if self.leader != Some(leader) || !self.majority_linked(leader) {
             return;
         }
-        self.committed.fragment.epoch += 1;
-        self.committed.version += 1;
-        let epoch = self.committed.fragment.epoch;
-        self.causes.insert(epoch, PromotionCause::Failover);
+        let command = Command::Promote {
+            node: from,
+            expected_epoch: epoch,
+            cause: PromotionCause::Restart,
+            lost: None,
+        };
+        let Ok(epoch) = self.committed.apply(&command) else {
+            return;
+        };
+        self.causes.insert(epoch, PromotionCause::Restart);
         self.note(format!("committed n{from} primary again at epoch {epoch}"));
         self.push_map(leader);
     }
@@ -2985,26 +2993,21 @@ fn handing_over_before_the_target_has_every_record_is_caught() {
     );
 }
 
-/// The seed that found the open fault (module doc): it fails, by a replica
-/// holding another record than the primary's below the commit watermark,
-/// until the server's fix; and passes with the fix modelled.
-const OPEN_FAULT_SEED: u64 = 4613;
+/// The seed that found a restarted primary writing at its old epoch
+/// (module doc): it passes, and fails with the old behaviour back.
+const RESTART_FAULT_SEED: u64 = 4613;
 
 #[test]
-fn the_open_fault_seed_fails_and_passes_with_the_fix_modelled() {
-    let run = |fix| {
-        let mut sim = Sim::new(OPEN_FAULT_SEED, Bug::None, Faults::All);
-        sim.fix = fix;
-        sim.run()
-    };
-    let error = run(Fix::None).expect_err("the open fault is fixed: move its seed to FAULT_SEEDS");
+fn a_restarted_primary_waits_for_a_new_epoch() {
+    let run = |bug| Sim::new(RESTART_FAULT_SEED, bug, Faults::All).run();
+    if let Err(error) = run(Bug::None) {
+        panic!("{error}");
+    }
+    let error = run(Bug::RestartAtOldEpoch).expect_err("the old behaviour went unnoticed");
     assert!(
         error.contains("at or below the commit watermark"),
         "{error}"
     );
-    if let Err(error) = run(Fix::RestartAtNewEpoch) {
-        panic!("the fix modelled does not make seed {OPEN_FAULT_SEED} pass: {error}");
-    }
 }
 
 /// The seeds that found two faults in the server, fixed since: a restarted

@@ -1034,6 +1034,46 @@ fn the_records_a_one_safe_failover_lost_are_recorded_exactly() {
     }
 }
 
+#[test]
+fn a_restarted_primary_serves_again_only_at_a_new_epoch() {
+    let mut cluster = Cluster::start("failover-restart", 2, 0, true, &["--switch-back", "false"]);
+    cluster.wait_in_sync("n2");
+    let (n1, n2) = (cluster.index("n1"), cluster.index("n2"));
+    // With n2 gone, nobody can replace n1: only n1 itself comes back.
+    cluster.kill(n2);
+    wait_primary_field(&cluster, "in_sync", str::is_empty);
+    let ok = Resp::Simple(b"OK".to_vec());
+    let port = cluster.members[n1].port;
+    for i in 0..20 {
+        assert_eq!(call(port, &["SET", &format!("k{i}"), "v"]), ok);
+    }
+    let (_, info) = cluster.wait_serving("before the restart");
+    let epoch: u64 = info["epoch"].parse().unwrap();
+    cluster.kill(n1);
+    cluster.start_member(n1);
+    let (serving, info) = cluster.wait_serving("after the restart");
+    assert_eq!(serving, n1);
+    let new_epoch: u64 = info["epoch"].parse().unwrap();
+    assert_eq!(
+        new_epoch,
+        epoch + 1,
+        "records shipped before the crash must not share an epoch with new ones"
+    );
+    let event = info.get("event0").cloned().unwrap_or_default();
+    assert!(
+        event.contains("promoted=n1") && event.contains("cause=Restart"),
+        "{event:?}"
+    );
+    for i in 0..20 {
+        assert_eq!(
+            call(port, &["GET", &format!("k{i}")]),
+            Resp::Bulk(b"v".to_vec())
+        );
+    }
+    cluster.start_member(n2);
+    cluster.wait_in_sync("n2");
+}
+
 fn call(port: u16, argv: &[&str]) -> Resp {
     RespConn::connect(port).call(argv).expect("a reply")
 }

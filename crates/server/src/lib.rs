@@ -128,6 +128,10 @@ async fn serve(config: Config) -> io::Result<()> {
     if let Some(repl) = node.repl.as_mut().filter(|r| r.is_primary()) {
         repl.restart_floor = Some(last_lsn);
         repl.tracker.heard_all_at(node::now_ms());
+        if let Some(coordination) = &mut repl.coordination {
+            coordination.restarted = true;
+            node.db.set_delete_expired(false);
+        }
     }
     let peer_listener = match node.config.peer_address().map_err(invalid)? {
         Some(addr) if node.repl.is_some() => Some(TcpListener::bind(addr).await?),

@@ -26,7 +26,7 @@ use std::time::Duration;
 use daisy_coordinator::agent::{AgentConfig, AgentHandle, LocalState, Order, Timing};
 use daisy_coordinator::{
     AsyncRole, ClusterMap, Command, DetectorConfig, Knobs, LsnRange, Model, NodeId, NodeInfo,
-    NodeKind, Role,
+    NodeKind, PromotionCause, Role,
 };
 use daisy_replication::{Member, MemberKind, Safeness};
 
@@ -56,6 +56,13 @@ pub struct Coordination {
     joining: HashMap<String, Joining>,
     failover_after_ms: u64,
     heartbeat_ms: u64,
+    /// This process started as the primary: it writes nothing, holds no
+    /// lease and applies no expiry until the map promotes it again at the
+    /// next epoch (`PromotionCause::Restart`) or names another primary.
+    /// Records it shipped before the crash but had not made durable may be
+    /// on a secondary; reusing their LSNs at the same epoch would give one
+    /// (epoch, LSN) two records.
+    pub restarted: bool,
 }
 
 struct Joining {
@@ -194,6 +201,7 @@ impl Coordination {
             joining: HashMap::new(),
             failover_after_ms: config.failover_after_ms,
             heartbeat_ms: config.heartbeat_ms,
+            restarted: false,
         }
     }
 
@@ -360,9 +368,10 @@ impl Node {
         let last_lsn = self.last_lsn();
         let log_failing = self.journal.as_ref().is_some_and(|j| j.failure().is_some());
         let repl = self.repl.as_mut().expect("replication");
+        let restarted = repl.coordination.as_ref().is_some_and(|c| c.restarted);
         let state = LocalState {
             epoch: repl.state.epoch,
-            is_primary: repl.is_primary(),
+            is_primary: repl.is_primary() && !restarted,
             last_lsn,
             applied_lsn: if repl.is_primary() {
                 last_lsn
@@ -375,6 +384,23 @@ impl Node {
         let epoch = repl.state.epoch;
         let serving = repl.is_primary() && repl.switchover.is_none();
         let coordination = repl.coordination.as_mut().expect("coordination");
+        if restarted {
+            let fragment = &coordination.map.fragment;
+            let again = fragment.primary == Some(coordination.me)
+                && fragment.epoch == epoch
+                && repl.state.history.last_epoch() == epoch;
+            let name = repl.node_id.clone();
+            if !again || !coordination.pending.insert(name.clone()) {
+                return (state, Vec::new());
+            }
+            let command = Command::Promote {
+                node: coordination.me,
+                expected_epoch: epoch,
+                cause: PromotionCause::Restart,
+                lost: None,
+            };
+            return (state, vec![Change { name, command }]);
+        }
         if !serving
             || coordination.map.nodes.is_empty()
             || coordination.map.fragment.primary != Some(coordination.me)

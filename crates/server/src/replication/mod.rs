@@ -327,6 +327,9 @@ impl Node {
         // A new epoch: what secondaries hold of older ones is judged by
         // the history.
         repl.restart_floor = None;
+        if let Some(coordination) = &mut repl.coordination {
+            coordination.restarted = false;
+        }
         repl.bump_generation();
         if let Some(journal) = &mut self.journal {
             journal.set_epoch(epoch);
@@ -436,6 +439,9 @@ impl Node {
         repl.role = Role::Secondary;
         repl.switchover = None;
         repl.restart_floor = None;
+        if let Some(coordination) = &mut repl.coordination {
+            coordination.restarted = false;
+        }
         repl.tracker = Tracker::new(&repl.members, &repl.node_id, self.config.sync_timeout_ms);
         repl.link = Link::default();
         repl.bump_generation();
