@@ -31,6 +31,10 @@ pub enum PromotionCause {
     /// records it shipped but had not made durable before the crash must
     /// not share an epoch with the ones it writes now.
     Restart,
+    /// The primary itself, again, at the next epoch, after a switchover
+    /// whose commit it could not learn: committing this proves the
+    /// switchover's promotion did not commit, and fences it off for good.
+    Reclaim,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

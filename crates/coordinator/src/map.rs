@@ -229,7 +229,7 @@ impl ClusterMap {
         self.data_node(node)?;
         let from = self.fragment.primary;
         if from == Some(node) {
-            if cause != PromotionCause::Restart {
+            if !matches!(cause, PromotionCause::Restart | PromotionCause::Reclaim) {
                 return Err(Rejection::IsPrimary(node));
             }
             // The same primary at the next epoch; every role stays.
@@ -242,9 +242,9 @@ impl ClusterMap {
             });
             return Ok(self.fragment.epoch);
         }
-        if cause == PromotionCause::Restart {
+        if matches!(cause, PromotionCause::Restart | PromotionCause::Reclaim) {
             return Err(Rejection::Invalid(format!(
-                "node {node} is not the primary: only the primary is promoted again after a restart"
+                "node {node} is not the primary: only the primary is promoted again ({cause:?})"
             )));
         }
         let promotable = match self.fragment.role_of(node) {

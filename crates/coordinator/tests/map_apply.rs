@@ -551,11 +551,17 @@ fn a_set_aside_is_recorded_at_its_epoch_and_changes_nothing_else() {
 
 #[test]
 fn a_restarted_primary_is_promoted_again_at_the_next_epoch() {
+    for cause in [PromotionCause::Restart, PromotionCause::Reclaim] {
+        promoted_again(cause);
+    }
+}
+
+fn promoted_again(cause: PromotionCause) {
     let mut map = pair();
     let again = |node, expected_epoch| Command::Promote {
         node,
         expected_epoch,
-        cause: PromotionCause::Restart,
+        cause,
         lost: None,
     };
     let fragment = map.fragment.clone();
@@ -570,7 +576,7 @@ fn a_restarted_primary_is_promoted_again_at_the_next_epoch() {
             &EventKind::Promotion {
                 from: Some(1),
                 to: 1,
-                cause: PromotionCause::Restart,
+                cause,
                 lost: None,
             }
         )

@@ -167,6 +167,8 @@ const FSYNC_SLOW_MS_MAX: u64 = 200;
 /// and writes resume (the server's default is 10 s; the simulation's runs
 /// are short, so it abandons sooner).
 const SWITCHOVER_TIMEOUT_MS: u64 = 1_000;
+/// `RECLAIM_RETRY` in `mod.rs`: between two proposals to reclaim.
+const RECLAIM_RETRY_MS: u64 = 20;
 /// One fault in this many is preceded by a switchover that it strikes ...
 const SWITCHOVER_AMID_FAULT_ONE_IN: u64 = 4;
 /// ... this many ms or less after it began.
@@ -349,6 +351,7 @@ enum Message {
     /// (`Promote { cause: Restart }`).
     ProposeNewEpoch {
         epoch: u64,
+        cause: PromotionCause,
     },
     Hello {
         epoch: u64,
@@ -1190,7 +1193,9 @@ impl Sim {
             Message::Propose { command, member } => self.decide_proposal(to, from, command, member),
             Message::Answered { member } => self.proposal_answered(to, member),
             Message::ProposeSwitchover { command } => self.decide_switchover(to, from, command),
-            Message::ProposeNewEpoch { epoch } => self.decide_new_epoch(to, from, epoch),
+            Message::ProposeNewEpoch { epoch, cause } => {
+                self.decide_new_epoch(to, from, epoch, cause)
+            }
             Message::SwitchoverAnswered { outcome } => self.switchover_answered(to, outcome),
             Message::Hello {
                 epoch,
@@ -1698,7 +1703,10 @@ impl Sim {
             // `read_acks` in `primary.rs`: an acknowledgement that adds
             // nothing while records sent to the secondary wait is no sign
             // of life (a full disk acknowledges its old LSN every 100 ms).
-            let sent = node.sending.get(&from).map_or(0, |s| s.next_lsn.saturating_sub(1));
+            let sent = node
+                .sending
+                .get(&from)
+                .map_or(0, |s| s.next_lsn.saturating_sub(1));
             let before = node
                 .tracker
                 .get_mut(&from_name)
@@ -1854,9 +1862,14 @@ impl Sim {
         node.tracker = Tracker::new(&members(&data), &name(id), SYNC_TIMEOUT_MS);
         node.tracker.heard_all_at(now);
         node.restart_floor = None;
-        node.sending.clear();
+        // A new generation: the senders of the old one stop and close
+        // their connections (a primary promoted again still has them).
+        let secondaries: Vec<NodeId> = std::mem::take(&mut node.sending).into_keys().collect();
         node.switchover = None;
         node.awaits_new_epoch = false;
+        for secondary in secondaries {
+            self.break_connection(id, secondary);
+        }
         self.check_handover(id, epoch);
         self.note(format!(
             "n{id} takes office at epoch {epoch} after LSN {last_lsn}"
@@ -2128,6 +2141,21 @@ impl Sim {
         let Some(switchover) = node.switchover.as_ref() else {
             return;
         };
+        if now >= switchover.deadline_ms && switchover.handed_over {
+            // `reclaim` in `mod.rs`: the promotion was proposed and not
+            // answered, so it may have committed; writes stay paused and
+            // the node asks to be promoted again, until the map settles it.
+            let epoch = node.epoch;
+            if let Some(switchover) = node.switchover.as_mut() {
+                switchover.deadline_ms = now + RECLAIM_RETRY_MS;
+            }
+            if let Some(leader) = leader {
+                let cause = PromotionCause::Reclaim;
+                let message = Message::ProposeNewEpoch { epoch, cause };
+                self.send(id, leader, Lane::Coordinator, message);
+            }
+            return;
+        }
         if now >= switchover.deadline_ms {
             node.switchover = None;
             self.stats.switchovers_abandoned += 1;
@@ -2216,27 +2244,36 @@ impl Sim {
             return;
         }
         if let Some(leader) = self.leader {
-            let message = Message::ProposeNewEpoch { epoch };
+            let message = Message::ProposeNewEpoch {
+                epoch,
+                cause: PromotionCause::Restart,
+            };
             self.send(id, leader, Lane::Coordinator, message);
         }
     }
 
-    /// `Promote { from, epoch, Restart }` through the real `apply`: the
-    /// primary at `epoch` again, at the next epoch.
-    fn decide_new_epoch(&mut self, leader: NodeId, from: NodeId, epoch: u64) {
+    /// `Promote { from, epoch, Restart | Reclaim }` through the real
+    /// `apply`: the primary at `epoch` again, at the next epoch.
+    fn decide_new_epoch(
+        &mut self,
+        leader: NodeId,
+        from: NodeId,
+        epoch: u64,
+        cause: PromotionCause,
+    ) {
         if self.leader != Some(leader) || !self.majority_linked(leader) {
             return;
         }
         let command = Command::Promote {
             node: from,
             expected_epoch: epoch,
-            cause: PromotionCause::Restart,
+            cause,
             lost: None,
         };
         let Ok(epoch) = self.committed.apply(&command) else {
             return;
         };
-        self.causes.insert(epoch, PromotionCause::Restart);
+        self.causes.insert(epoch, cause);
         self.note(format!("committed n{from} primary again at epoch {epoch}"));
         self.push_map(leader);
     }

@@ -51,6 +51,8 @@ const LINK_TIMEOUT: Duration = Duration::from_secs(3);
 const RETRY_PAUSE: Duration = Duration::from_millis(100);
 /// How often a switchover looks at its progress.
 const SWITCHOVER_POLL: Duration = Duration::from_millis(1);
+/// Between two proposals of `Reclaim` after an unknown switchover outcome.
+const RECLAIM_RETRY: Duration = Duration::from_millis(20);
 /// How often a primary checks that no member knows a newer epoch.
 const EPOCH_WATCH_INTERVAL: Duration = Duration::from_millis(300);
 
@@ -593,6 +595,7 @@ pub async fn complete_switchover(
         (addr, repl.node_id.clone(), repl.state.epoch + 1, agent)
     };
     let mut proposed = false;
+    let mut unknown = false;
     loop {
         let handed_over = {
             let node = node.borrow();
@@ -620,7 +623,7 @@ pub async fn complete_switchover(
                         return Err(format!("ERR the coordinator refused: {rejection}"));
                     }
                     // Unknown: the map will tell (adopt_map steps down).
-                    Err(None) => {}
+                    Err(None) => unknown = true,
                 }
             }
             (None, true) => {
@@ -635,6 +638,17 @@ pub async fn complete_switchover(
             _ => {}
         }
         if tokio::time::Instant::now() >= deadline {
+            if let (Some(agent), true) = (&agent, unknown) {
+                tokio::task::spawn_local(reclaim(
+                    node.clone(),
+                    agent.clone(),
+                    target.to_string(),
+                    next_epoch - 1,
+                ));
+                return Err(format!(
+                    "ERR the switchover to {target} has an unknown outcome; writes stay paused until the coordinator settles it"
+                ));
+            }
             node.borrow_mut()
                 .abort_switchover("the target did not take over in time");
             return Err(format!(
@@ -642,6 +656,61 @@ pub async fn complete_switchover(
             ));
         }
         tokio::time::sleep(SWITCHOVER_POLL).await;
+    }
+}
+
+/// After a switchover whose commit this node could not learn: the
+/// target may be primary at the next epoch, or not, so resuming at
+/// `epoch` could make two primaries. The node stays paused and asks the
+/// map to promote it again (`Reclaim`), which commits only if the
+/// switchover did not, and fences it off; a stale epoch means the
+/// switchover committed. Until the map answers, nothing resumes.
+async fn reclaim(
+    node: Rc<RefCell<Node>>,
+    agent: Rc<daisy_coordinator::agent::AgentHandle>,
+    target: String,
+    epoch: u64,
+) {
+    let id = node
+        .borrow()
+        .repl
+        .as_ref()
+        .and_then(|r| r.coordination.as_ref())
+        .map(|c| c.me)
+        .expect("a coordinated node");
+    let command = daisy_coordinator::Command::Promote {
+        node: id,
+        expected_epoch: epoch,
+        cause: daisy_coordinator::PromotionCause::Reclaim,
+        lost: None,
+    };
+    loop {
+        let (primary, now_epoch) = {
+            let node = node.borrow();
+            let repl = node.repl.as_ref().expect("replication");
+            (repl.is_primary(), repl.state.epoch)
+        };
+        if !primary {
+            tracing::info!("the switchover to {target} committed; following it");
+            return;
+        }
+        if now_epoch > epoch {
+            node.borrow_mut().abort_switchover(
+                "its outcome was unknown, and this node is primary again at a new epoch",
+            );
+            return;
+        }
+        match agent.propose(command.clone()).await {
+            // Writes resume once the map is adopted (above).
+            Ok(Ok(_)) => {}
+            // The epoch moved: the switchover committed, and the map makes
+            // this node follow the target.
+            Ok(Err(_)) => {}
+            Err(error) => {
+                tracing::warn!(%error, "reclaiming after an unknown switchover outcome")
+            }
+        }
+        tokio::time::sleep(RECLAIM_RETRY).await;
     }
 }
 
