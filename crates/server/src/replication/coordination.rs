@@ -35,6 +35,9 @@ use crate::Config;
 
 /// How long a node waits for the map that holds a change it proposed.
 const MAP_WAIT: Duration = Duration::from_millis(500);
+/// Between two proposals of a map change the coordinator could not take
+/// (no leader known, or it could not be reached).
+const PROPOSE_RETRY: Duration = Duration::from_millis(100);
 /// A switch back asked for by the coordinator must finish within this.
 const SWITCH_BACK_TIMEOUT: Duration = Duration::from_secs(5);
 /// A joining secondary that has not reached its join LSN by then is
@@ -601,15 +604,19 @@ async fn maintain(node: Rc<RefCell<Node>>) {
                         change.name
                     ),
                     Ok(Err(rejection)) => {
-                        tracing::info!(%rejection, "in-sync change for {} rejected", change.name)
+                        tracing::info!(%rejection, "map change {:?} for {} rejected", change.command, change.name)
                     }
                     Err(error) => {
-                        tracing::warn!(%error, "in-sync change for {} not made", change.name)
+                        tracing::warn!(%error, "map change {:?} for {} not made", change.command, change.name)
                     }
                 }
                 // The map carries the result; wait for it before retrying.
-                if outcome.is_ok() {
-                    let _ = tokio::time::timeout(MAP_WAIT, maps.changed()).await;
+                // Without a leader, retry every PROPOSE_RETRY, not every tick.
+                match outcome {
+                    Ok(_) => {
+                        let _ = tokio::time::timeout(MAP_WAIT, maps.changed()).await;
+                    }
+                    Err(_) => tokio::time::sleep(PROPOSE_RETRY).await,
                 }
                 node.borrow_mut().proposal_answered(&change.name);
             });
