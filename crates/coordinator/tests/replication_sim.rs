@@ -338,6 +338,7 @@ enum Message {
     },
     Answered {
         member: NodeId,
+        outcome: Commit,
     },
     /// `commit_switchover`: the primary asks the leader to commit
     /// `Promote { target, Switchover }` at its epoch.
@@ -494,6 +495,8 @@ struct Held {
 struct Joining {
     lsn: u64,
     since_ms: u64,
+    /// A proposal to put it in the set had an unknown outcome.
+    uncertain: bool,
 }
 
 /// `Switchover` in `mod.rs`: a planned handover in progress on the primary.
@@ -1191,7 +1194,7 @@ impl Sim {
             Message::Unrevoke { epoch, term } => self.node(to).grants.unrevoke(epoch, term),
             Message::Map(map) => self.adopt(to, *map),
             Message::Propose { command, member } => self.decide_proposal(to, from, command, member),
-            Message::Answered { member } => self.proposal_answered(to, member),
+            Message::Answered { member, outcome } => self.proposal_answered(to, member, outcome),
             Message::ProposeSwitchover { command } => self.decide_switchover(to, from, command),
             Message::ProposeNewEpoch { epoch, cause } => {
                 self.decide_new_epoch(to, from, epoch, cause)
@@ -1948,7 +1951,7 @@ impl Sim {
             .map(|(&member, _)| member)
             .collect();
         for member in expired {
-            self.proposal_answered(id, member);
+            self.proposal_answered(id, member, Commit::Unknown);
         }
         let node = self.node(id);
         let serving = node.map.fragment.primary == Some(id)
@@ -1974,7 +1977,11 @@ impl Sim {
                 }
                 Role::None => match node.joining.get(&member) {
                     Some(joining) => {
-                        if silent || now.saturating_sub(joining.since_ms) > JOIN_TIMEOUT_MS {
+                        let given_up =
+                            silent || now.saturating_sub(joining.since_ms) > JOIN_TIMEOUT_MS;
+                        if given_up && joining.uncertain {
+                            changes.push((member, Role::None));
+                        } else if given_up {
                             node.joining.remove(&member);
                         } else if progress.received_lsn >= joining.lsn {
                             changes.push((member, Role::InSync));
@@ -1986,6 +1993,7 @@ impl Sim {
                             let joining = Joining {
                                 lsn: last_lsn,
                                 since_ms: now,
+                                uncertain: false,
                             };
                             node.joining.insert(member, joining);
                         }
@@ -2014,10 +2022,31 @@ impl Sim {
         }
     }
 
-    fn proposal_answered(&mut self, id: NodeId, member: NodeId) {
+    /// `proposal_answered` in `coordination.rs`: a joining member stops
+    /// being waited for only when no proposal to put it in the set can
+    /// still commit.
+    fn proposal_answered(&mut self, id: NodeId, member: NodeId, outcome: Commit) {
         let node = self.node(id);
-        node.proposals.remove(&member);
-        node.joining.remove(&member);
+        let Some((role, _)) = node.proposals.remove(&member) else {
+            return;
+        };
+        let joins = role == Role::InSync;
+        let uncertain = node.joining.get(&member).is_some_and(|j| j.uncertain);
+        match outcome {
+            Commit::Done { .. } if joins => {}
+            Commit::Done { .. } => {
+                node.joining.remove(&member);
+            }
+            Commit::Rejected { .. } if joins && !uncertain => {
+                node.joining.remove(&member);
+            }
+            Commit::Rejected { .. } => {}
+            Commit::Unknown => {
+                if let Some(joining) = node.joining.get_mut(&member) {
+                    joining.uncertain |= joins;
+                }
+            }
+        }
         self.take_in_sync_set(id);
         self.release(id);
     }
@@ -2486,18 +2515,28 @@ impl Sim {
     /// A node's in-sync change reaches the leader: committed if it still
     /// leads a majority; the proposer hears back after the new map.
     fn decide_proposal(&mut self, leader: NodeId, from: NodeId, command: Command, member: NodeId) {
+        let mut answer = Commit::Unknown;
         if self.leader == Some(leader) && self.majority_linked(leader) {
             let outcome = self.committed.apply(&command);
             self.note(format!("committed {command:?}: {outcome:?}"));
-            if outcome.is_ok() {
-                self.push_map(leader);
-            }
+            answer = match outcome {
+                Ok(epoch) => {
+                    self.push_map(leader);
+                    Commit::Done { epoch }
+                }
+                Err(rejection) => Commit::Rejected {
+                    why: format!("{rejection:?}"),
+                },
+            };
         }
         self.send(
             leader,
             from,
             Lane::Coordinator,
-            Message::Answered { member },
+            Message::Answered {
+                member,
+                outcome: answer,
+            },
         );
     }
 }

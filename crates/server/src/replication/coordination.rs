@@ -68,9 +68,18 @@ pub struct Coordination {
     pub restarted: bool,
 }
 
+/// What proposing a map change gave: committed, rejected (`Ok(Err)`), or
+/// not known (`Err`: the leader did not answer, or there is none).
+type ProposeOutcome = Result<daisy_coordinator::Outcome, String>;
+
 struct Joining {
     lsn: u64,
     since_ms: u64,
+    /// A proposal to put it in the in-sync set had an unknown outcome: it
+    /// may be in the set already, or be put there later, so writes must go
+    /// on waiting for it until a committed change says it is not
+    /// (`SetRole None`), whatever happens to it meanwhile.
+    uncertain: bool,
 }
 
 /// A member's id in the map: its position in the members list, from 1.
@@ -443,7 +452,18 @@ impl Node {
                 }
                 Role::None => {
                     if let Some(joining) = coordination.joining.get(name) {
-                        if silent || now.saturating_sub(joining.since_ms) > JOIN_TIMEOUT_MS {
+                        let given_up =
+                            silent || now.saturating_sub(joining.since_ms) > JOIN_TIMEOUT_MS;
+                        if given_up && joining.uncertain {
+                            changes.push(Change {
+                                name: name.clone(),
+                                command: Command::SetRole {
+                                    node: id,
+                                    role: Role::None,
+                                    expected_epoch: epoch,
+                                },
+                            });
+                        } else if given_up {
                             coordination.joining.remove(name);
                         } else if progress.received_lsn >= joining.lsn {
                             changes.push(Change {
@@ -463,6 +483,7 @@ impl Node {
                             Joining {
                                 lsn: last_lsn,
                                 since_ms: now,
+                                uncertain: false,
                             },
                         );
                     }
@@ -477,10 +498,39 @@ impl Node {
         (state, changes)
     }
 
-    fn proposal_answered(&mut self, name: &str) {
+    /// An in-sync change proposed for `name` was answered. A joining
+    /// secondary stops being waited for only when no proposal that would
+    /// put it in the set can still commit: its own was rejected, or a
+    /// committed change says it is not in the set. An unknown outcome
+    /// (no answer from the leader) keeps it waited for.
+    fn proposal_answered(&mut self, name: &str, command: &Command, outcome: &ProposeOutcome) {
         if let Some(coordination) = self.repl.as_mut().and_then(|r| r.coordination.as_mut()) {
             coordination.pending.remove(name);
-            coordination.joining.remove(name);
+            let joins = matches!(
+                command,
+                Command::SetRole {
+                    role: Role::InSync,
+                    ..
+                }
+            );
+            let uncertain = coordination.joining.get(name).is_some_and(|j| j.uncertain);
+            match outcome {
+                Ok(Ok(_)) if joins => {
+                    // The map says so now (or soon): `take_in_sync_set`.
+                }
+                Ok(Ok(_)) => {
+                    coordination.joining.remove(name);
+                }
+                Ok(Err(_)) if joins && !uncertain => {
+                    coordination.joining.remove(name);
+                }
+                Ok(Err(_)) => {}
+                Err(_) => {
+                    if let Some(joining) = coordination.joining.get_mut(name) {
+                        joining.uncertain |= joins;
+                    }
+                }
+            }
         }
         self.take_in_sync_set();
     }
@@ -618,7 +668,8 @@ async fn maintain(node: Rc<RefCell<Node>>) {
                     }
                     Err(_) => tokio::time::sleep(PROPOSE_RETRY).await,
                 }
-                node.borrow_mut().proposal_answered(&change.name);
+                node.borrow_mut()
+                    .proposal_answered(&change.name, &change.command, &outcome);
             });
         }
         tokio::time::sleep(period).await;
