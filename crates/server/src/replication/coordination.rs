@@ -439,41 +439,28 @@ impl Node {
             // Dropping a secondary from the set makes it unpromotable, so a
             // short stall should not do it: twice the failover delay.
             let gone = quiet_ms > 2 * coordination.failover_after_ms;
+            let set_role = |role| Change {
+                name: name.clone(),
+                command: Command::SetRole {
+                    node: id,
+                    role,
+                    expected_epoch: epoch,
+                },
+            };
             match role {
                 Role::InSync if gone && cluster_level != Safeness::VerySafe => {
-                    changes.push(Change {
-                        name: name.clone(),
-                        command: Command::SetRole {
-                            node: id,
-                            role: Role::None,
-                            expected_epoch: epoch,
-                        },
-                    });
+                    changes.push(set_role(Role::None));
                 }
                 Role::None => {
                     if let Some(joining) = coordination.joining.get(name) {
                         let given_up =
                             silent || now.saturating_sub(joining.since_ms) > JOIN_TIMEOUT_MS;
                         if given_up && joining.uncertain {
-                            changes.push(Change {
-                                name: name.clone(),
-                                command: Command::SetRole {
-                                    node: id,
-                                    role: Role::None,
-                                    expected_epoch: epoch,
-                                },
-                            });
+                            changes.push(set_role(Role::None));
                         } else if given_up {
                             coordination.joining.remove(name);
                         } else if progress.received_lsn >= joining.lsn {
-                            changes.push(Change {
-                                name: name.clone(),
-                                command: Command::SetRole {
-                                    node: id,
-                                    role: Role::InSync,
-                                    expected_epoch: epoch,
-                                },
-                            });
+                            changes.push(set_role(Role::InSync));
                         }
                     } else if !silent
                         && last_lsn.saturating_sub(progress.received_lsn) <= JOIN_LAG_MAX
